@@ -100,8 +100,9 @@ class Interactions:
                 raise ValueError(f"timestamps length {len(t)} != number of interactions {len(u)}")
             if t.dtype.kind == "f" and not np.all(np.isfinite(t)):
                 raise ValueError("timestamps contain NaN or inf")
-        keys = u * len(items) + i
-        if len(np.unique(keys)) != len(keys):
+        # Sort-based check: np.unique's hash path is ~15x slower on 1M int64 keys (numpy 2.4).
+        keys = np.sort(u * len(items) + i)
+        if len(keys) > 1 and bool((keys[1:] == keys[:-1]).any()):
             raise ValueError(
                 "duplicate (user, item) pairs; build with a from_* constructor and a duplicates policy"
             )
