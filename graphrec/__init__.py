@@ -1,0 +1,32 @@
+"""graphrec: graph-based recommendation with GNN embeddings.
+
+Interactions become a bipartite user-item graph; encoders (LightGCN, DeepWalk,
+graph filters, matrix factorisation) learn embeddings; a retrieval layer ranks,
+filters and re-ranks items; evaluation follows the full-ranking protocol.
+"""
+
+__version__ = "0.1.0"
+
+from graphrec import graph, metrics, retrieval
+from graphrec.data.ids import IdMap
+from graphrec.data.interactions import Interactions
+from graphrec.evaluation import evaluate
+from graphrec.exceptions import NotFittedError, TrainingError
+from graphrec.models import MODELS, EmbeddingRecommender, Popularity, Recommender, load
+
+__all__ = [
+    "__version__",
+    "IdMap",
+    "Interactions",
+    "evaluate",
+    "load",
+    "MODELS",
+    "Recommender",
+    "EmbeddingRecommender",
+    "Popularity",
+    "NotFittedError",
+    "TrainingError",
+    "graph",
+    "metrics",
+    "retrieval",
+]

@@ -1,0 +1,413 @@
+"""Named datasets: the LightGCN benchmarks, Last.fm, MovieLens and the bundled sample.
+
+``load(name)`` looks for the files of ``name`` under the data roots, in this order:
+
+1. the ``root`` argument (when given, the only place searched);
+2. the directory in the environment variable ``GRAPHREC_DATA``;
+3. ``../shared/data`` beside the repository (the parent of the directory that holds
+   the ``graphrec`` package), then ``../shared/data`` relative to the working directory;
+4. ``~/.cache/graphrec`` (where ``download=True`` puts files by default).
+
+Inside a root, each dataset lives in its own folder (``gowalla/``, ``lastfm/``,
+``ml-latest-small/``); a root may also be that folder itself. ``"sample"`` is a
+compressed copy of MovieLens latest-small shipped inside the package, so it needs no
+data root and no network. :func:`synthetic` (in :mod:`graphrec.data.synthetic`)
+generates a dataset with planted communities.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import lzma
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from graphrec.data.interactions import Interactions, read_lightgcn_pairs
+from graphrec.data.splits import leave_last_out, validation_split
+from graphrec.exceptions import DatasetNotFoundError
+
+__all__ = ["Dataset", "load", "available", "data_roots", "concat_interactions"]
+
+logger = logging.getLogger(__name__)
+
+BUNDLED = Path(__file__).resolve().parent / "bundled"
+CACHE = Path("~/.cache/graphrec")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named dataset already split into train/test (and maybe validation).
+
+    Parameters
+    ----------
+    name : str
+    train, test : Interactions
+        On the same IdMaps: internal indices agree between the parts.
+    valid : Interactions, optional
+    item_info : pandas.DataFrame, optional
+        One row per internal item index (``0..n_items-1``, the frame's index) with
+        columns such as the raw id, ``title``, ``genres`` and ``category``.
+    user_info : pandas.DataFrame, optional
+        One row per internal user index (e.g. the planted ``community``).
+    source : str, optional
+        Where the data was read from.
+
+    Attributes
+    ----------
+    all : Interactions
+        Every interaction (train, then valid, then test rows) on the same IdMaps:
+        the unsplit data, for re-splitting with :mod:`graphrec.splits`.
+    n_users, n_items : int
+
+    Examples
+    --------
+    >>> ds = load("sample")
+    >>> ds.train.n_items == ds.test.n_items == len(ds.item_info)
+    True
+    """
+
+    name: str
+    train: Interactions
+    test: Interactions
+    valid: Interactions | None = None
+    item_info: pd.DataFrame | None = field(default=None, repr=False)
+    user_info: pd.DataFrame | None = field(default=None, repr=False)
+    source: str | None = None
+
+    @property
+    def n_users(self) -> int:
+        """Size of the user index space."""
+        return self.train.n_users
+
+    @property
+    def n_items(self) -> int:
+        """Size of the item index space."""
+        return self.train.n_items
+
+    @cached_property
+    def all(self) -> Interactions:
+        """All rows (train, valid, test) as one Interactions on the same IdMaps."""
+        return concat_interactions([p for p in (self.train, self.valid, self.test) if p is not None])
+
+    def __repr__(self) -> str:
+        valid = "" if self.valid is None else f", valid={self.valid.nnz:,}"
+        return (
+            f"Dataset({self.name!r}, n_users={self.n_users:,}, n_items={self.n_items:,}, "
+            f"train={self.train.nnz:,}{valid}, test={self.test.nnz:,})"
+        )
+
+
+def concat_interactions(parts: list[Interactions]) -> Interactions:
+    """Stack the rows of parts that share IdMaps (e.g. a split's train and test).
+
+    Weights (timestamps) are kept only if every part has them.
+
+    Raises
+    ------
+    ValueError
+        No parts, parts on different IdMaps, or a (user, item) pair in two parts.
+    """
+    if not parts:
+        raise ValueError("parts is empty")
+    first = parts[0]
+    for p in parts[1:]:
+        if not (p.users == first.users and p.items == first.items):
+            raise ValueError("parts are not on the same user/item IdMaps")
+
+    def cat(attr: str) -> np.ndarray | None:
+        arrays = [getattr(p, attr) for p in parts]
+        return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+    return Interactions(
+        cat("user_idx"),
+        cat("item_idx"),
+        users=first.users,
+        items=first.items,
+        weights=cat("weights"),
+        timestamps=cat("timestamps"),
+    )
+
+
+# ---------------------------------------------------------------------- loaders
+def _load_lightgcn(name: str, folder: Path) -> Dataset:
+    """LightGCN ``train.txt``/``test.txt``: identity ids, index space = max id over both + 1."""
+    tr_u, tr_i = read_lightgcn_pairs(folder / "train.txt")
+    te_u, te_i = read_lightgcn_pairs(folder / "test.txt")
+    n_users = int(max(tr_u.max(), te_u.max())) + 1
+    n_items = int(max(tr_i.max(), te_i.max())) + 1
+    train = Interactions.from_arrays(tr_u, tr_i, n_users=n_users, n_items=n_items)
+    test = Interactions.from_arrays(te_u, te_i, n_users=n_users, n_items=n_items)
+    return Dataset(name, train, test, source=str(folder))
+
+
+def _read_lastfm(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path, sep="\t", header=None, names=["user", "item", "weight"])
+    for col in ("user", "item"):
+        if df[col].dtype.kind not in "iu":
+            raise ValueError(f"{path}: column {col} holds non-integer ids")
+    if df["weight"].dtype.kind not in "iuf":
+        raise ValueError(f"{path}: the weight column is not numeric")
+    return df
+
+
+def _load_lastfm(name: str, folder: Path) -> Dataset:
+    """Last.fm (HetRec 2011, LightGCN's split): 1-based ids shifted to 0-based.
+
+    Implicit feedback: the listening weights are dropped (as in LightGCN's PyTorch
+    port); every (user, artist) pair counts once.
+    """
+    tr = _read_lastfm(folder / "data1.txt")
+    te = _read_lastfm(folder / "test1.txt")
+    n_users = int(max(tr["user"].max(), te["user"].max()))
+    n_items = int(max(tr["item"].max(), te["item"].max()))
+    if min(tr["user"].min(), te["user"].min(), tr["item"].min(), te["item"].min()) < 1:
+        raise ValueError(f"{folder}: lastfm ids must be 1-based")
+
+    def build(df: pd.DataFrame) -> Interactions:
+        u = df["user"].to_numpy(np.int64) - 1
+        i = df["item"].to_numpy(np.int64) - 1
+        return Interactions.from_arrays(u, i, n_users=n_users, n_items=n_items)
+
+    return Dataset(name, build(tr), build(te), source=str(folder))
+
+
+def _movielens(name: str, ratings: pd.DataFrame, movies: pd.DataFrame, source: str) -> Dataset:
+    """MovieLens ratings -> temporal per-user split; movies -> item_info.
+
+    Ratings (0.5-5) are kept as weights and timestamps as Unix seconds. Split: each
+    user's latest 20% of ratings (by time) are the test set; the latest 10% of each
+    user's remaining ratings are the validation set (``leave_last_out(n=0.2)`` then
+    ``validation_split(method="last", valid_size=0.1)``).
+    """
+    x = Interactions.from_pandas(ratings, "userId", "movieId", rating="rating", timestamp="timestamp")
+    order = np.lexsort((x.item_idx, x.user_idx))  # canonical row order: by user, then item
+    if not np.array_equal(order, np.arange(x.nnz)):
+        x = x.subset(order)
+    split = validation_split(leave_last_out(x, n=0.2), 0.1, method="last")
+    info = movies.drop_duplicates("movieId").set_index("movieId").reindex(x.items.labels)
+    info = info.reset_index().rename_axis("item")
+    info["category"] = info["genres"].str.split("|").str[0]
+    return Dataset(name, split.train, split.test, split.valid, item_info=info, source=source)
+
+
+def _load_movielens(name: str, folder: Path) -> Dataset:
+    ratings = pd.read_csv(folder / "ratings.csv")
+    movies = pd.read_csv(folder / "movies.csv")
+    return _movielens(name, ratings, movies, str(folder))
+
+
+def read_bundled_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bundled MovieLens latest-small tables ``(ratings, movies)``, as in the CSVs."""
+    with np.load(io.BytesIO(lzma.decompress((BUNDLED / "ratings.npz.xz").read_bytes()))) as z:
+        ratings = pd.DataFrame(
+            {
+                "userId": z["userId"].astype(np.int64),
+                "movieId": z["movieId"].astype(np.int64),
+                "rating": z["rating2"].astype(np.float64) / 2,
+                "timestamp": z["timestamp"].astype(np.int64),
+            }
+        )
+    movies = pd.read_csv(io.BytesIO(lzma.decompress((BUNDLED / "movies.csv.xz").read_bytes())))
+    return ratings, movies
+
+
+def _load_sample(name: str, folder: Path) -> Dataset:
+    ratings, movies = read_bundled_sample()
+    return _movielens(name, ratings, movies, f"bundled copy of MovieLens latest-small ({folder})")
+
+
+_GH = "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/master/data"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    folders: tuple[str, ...]
+    files: tuple[str, ...]
+    loader: Callable[[str, Path], Dataset]
+    description: str
+    urls: dict[str, str] = field(default_factory=dict)  # file name -> URL
+    sha256: dict[str, str] = field(default_factory=dict)  # file name -> checksum, where known
+    zip_url: str | None = None  # MovieLens: one zip holding the files
+
+
+_SPECS: dict[str, _Spec] = {
+    "gowalla": _Spec(
+        ("gowalla",),
+        ("train.txt", "test.txt"),
+        _load_lightgcn,
+        "Gowalla check-ins, the LightGCN split (29,858 users, 40,981 items)",
+        urls={f: f"{_GH}/gowalla/{f}" for f in ("train.txt", "test.txt")},
+        # The checksums of the reference copies (shared/data/README.md).
+        sha256={
+            "train.txt": "0f086326b28a56c2e6dcb81d86ee72d4ccb7eed3a8d26788392356d8f51111cc",
+            "test.txt": "099a2a73924e4b754dc6efd730d764f492321b53c38eb93298850c83acf57be3",
+        },
+    ),
+    "yelp2018": _Spec(
+        ("yelp2018",),
+        ("train.txt", "test.txt"),
+        _load_lightgcn,
+        "Yelp 2018, the LightGCN split (download only; checksum unknown)",
+        urls={f: f"{_GH}/yelp2018/{f}" for f in ("train.txt", "test.txt")},
+    ),
+    "lastfm": _Spec(
+        ("lastfm",),
+        ("data1.txt", "test1.txt"),
+        _load_lastfm,
+        "Last.fm HetRec 2011, LightGCN's split (1,892 users, 4,489 artists; implicit)",
+        urls={f: f"{_GH}/lastfm/{f}" for f in ("data1.txt", "test1.txt", "trustnetwork.txt")},
+    ),
+    "movielens-small": _Spec(
+        ("ml-latest-small", "movielens-small"),
+        ("ratings.csv", "movies.csv"),
+        _load_movielens,
+        "MovieLens latest-small (610 users, 9,724 rated movies; ratings, time, titles, genres)",
+        zip_url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+    ),
+    "sample": _Spec(
+        ("bundled",),
+        ("ratings.npz.xz", "movies.csv.xz"),
+        _load_sample,
+        "bundled copy of MovieLens latest-small (no data root needed)",
+    ),
+}
+_ALIASES = {"ml-latest-small": "movielens-small", "movielens": "movielens-small"}
+
+
+def _spec(name: str) -> tuple[str, _Spec]:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in _SPECS:
+        raise KeyError(f"unknown dataset {name!r}; known datasets: {sorted(_SPECS)}")
+    return key, _SPECS[key]
+
+
+def data_roots(root: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+    """The directories searched for datasets, in order, each with why it is searched.
+
+    With ``root`` given, only ``root``; otherwise ``$GRAPHREC_DATA``, ``../shared/data``
+    beside the repository, ``../shared/data`` from the working directory, then
+    ``~/.cache/graphrec``. Directories need not exist.
+    """
+    if root is not None:
+        return [(Path(root).expanduser(), "the root argument")]
+    found: list[tuple[Path, str]] = []
+    env = os.environ.get("GRAPHREC_DATA")
+    if env:
+        found.append((Path(env).expanduser(), "$GRAPHREC_DATA"))
+    found.append((Path(__file__).resolve().parents[3] / "shared" / "data", "../shared/data beside the repository"))
+    found.append((Path.cwd().parent / "shared" / "data", "../shared/data from the working directory"))
+    found.append((CACHE.expanduser(), "the user cache"))
+    out, seen = [], set()
+    for path, why in found:
+        key = os.path.normcase(os.path.abspath(path))
+        if key not in seen:
+            seen.add(key)
+            out.append((path, why))
+    return out
+
+
+def _candidates(spec: _Spec, root: str | os.PathLike | None) -> list[tuple[Path, str]]:
+    if spec.loader is _load_sample:
+        return [(BUNDLED, "the graphrec package")]
+    return [(base / f, why) for base, why in data_roots(root) for f in spec.folders] + (
+        [(Path(root).expanduser(), "the root argument (as the dataset folder)")] if root is not None else []
+    )
+
+
+def _find(name: str, root: str | os.PathLike | None) -> Path | None:
+    _, spec = _spec(name)
+    for folder, _why in _candidates(spec, root):
+        if all((folder / f).is_file() for f in spec.files):
+            return folder
+    return None
+
+
+def available(root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Which datasets are on disk and where.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by dataset name; columns ``found`` (bool), ``path`` (str or None)
+        and ``description``.
+
+    Examples
+    --------
+    >>> bool(available().loc["sample", "found"])
+    True
+    """
+    rows = []
+    for name, spec in _SPECS.items():
+        folder = _find(name, root)
+        rows.append(
+            {"name": name, "found": folder is not None, "path": None if folder is None else str(folder),
+             "description": spec.description}
+        )
+    return pd.DataFrame(rows).set_index("name")
+
+
+def load(name: str, root: str | os.PathLike | None = None, *, download: bool = False) -> Dataset:
+    """Load a named dataset, already split.
+
+    Parameters
+    ----------
+    name : {"gowalla", "yelp2018", "lastfm", "movielens-small", "sample"}
+        ``"ml-latest-small"`` and ``"movielens"`` are aliases of ``"movielens-small"``.
+    root : path, optional
+        Directory holding the dataset folders; see the module docstring for the
+        places searched without it.
+    download : bool, default False
+        Fetch missing files from the authors' sites (needs internet) into ``root``,
+        ``$GRAPHREC_DATA`` or ``~/.cache/graphrec``, verifying known checksums.
+
+    Returns
+    -------
+    Dataset
+        ``gowalla``/``yelp2018``: the LightGCN train/test files, ids used as indices.
+        ``lastfm``: 0-based ids, implicit (weights dropped). ``movielens-small`` and
+        ``sample``: ratings as weights, timestamps, a temporal per-user split (latest
+        20% test, latest 10% of the rest valid) and titles/genres in ``item_info``.
+
+    Raises
+    ------
+    KeyError
+        Unknown name (the known names are listed).
+    DatasetNotFoundError
+        The files are in none of the places searched (all are listed, with how to get them).
+
+    Examples
+    --------
+    >>> load("sample").name
+    'sample'
+    """
+    key, spec = _spec(name)
+    folder = _find(key, root)
+    if folder is None and download and (spec.urls or spec.zip_url):
+        from graphrec.data._download import fetch_dataset
+
+        target = data_roots(root)[0][0] if (root is not None or os.environ.get("GRAPHREC_DATA")) else CACHE.expanduser()
+        folder = fetch_dataset(target / spec.folders[0], spec.urls, spec.sha256, spec.zip_url)
+    if folder is None:
+        raise DatasetNotFoundError(_not_found_message(key, spec, root))
+    logger.info("loading %s from %s", key, folder)
+    return spec.loader(key, folder)
+
+
+def _not_found_message(key: str, spec: _Spec, root: str | os.PathLike | None) -> str:
+    looked = "\n".join(f"  {folder}  ({why})" for folder, why in _candidates(spec, root))
+    source = spec.zip_url or ", ".join(spec.urls.values()) or "the graphrec package"
+    return (
+        f"dataset {key!r} not found: looked for {', '.join(spec.files)} in\n{looked}\n"
+        f"To get it: graphrec.datasets.load({key!r}, download=True) fetches it (internet needed) "
+        f"from {source}; or put the files in <root>/{spec.folders[0]}/ and pass root=<root> "
+        f"or set GRAPHREC_DATA=<root>."
+    )

@@ -1,0 +1,60 @@
+"""Recommender models and the explicit registry that maps names to classes."""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+
+from graphrec.models.base import EmbeddingRecommender, Recommender
+from graphrec.models.popularity import Popularity
+from graphrec.persistence import ModelFileError, read_state
+
+__all__ = ["MODELS", "Recommender", "EmbeddingRecommender", "Popularity", "load", "get_model_class"]
+
+# The one registry of model classes (used by load, the CLI and the benchmarks).
+# Keys are class names as saved by Recommender.save; add one line per model.
+MODELS = MappingProxyType(
+    {
+        "Popularity": Popularity,
+    }
+)
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    """Model class by class name or lower-case alias ("lightgcn", "popularity", ...).
+
+    Raises
+    ------
+    KeyError
+        Unknown name; the message lists the known ones.
+    """
+    for cls_name, cls in MODELS.items():
+        if name == cls_name or name.lower().replace("-", "").replace("_", "") == cls_name.lower():
+            return cls
+    raise KeyError(f"unknown model {name!r}; known models: {sorted(c.lower() for c in MODELS)}")
+
+
+def load(path: str | os.PathLike) -> Recommender:
+    """Load a model saved with ``model.save(path)``.
+
+    Only classes in :data:`MODELS` can be loaded, and arrays are read without
+    pickle, so a model directory can never execute code.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such directory.
+    graphrec.persistence.ModelFileError
+        Corrupt, tampered or incompatible directory, or an unknown model class.
+    """
+    state = read_state(path)
+    cls = MODELS.get(state.class_name)
+    if cls is None:
+        raise ModelFileError(
+            f"{path} holds a {state.class_name!r} model, which this graphrec does not know; "
+            f"known: {sorted(MODELS)}"
+        )
+    try:
+        return cls._from_state(state)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path} does not match {state.class_name}: {exc}") from exc

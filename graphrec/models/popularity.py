@@ -1,0 +1,49 @@
+"""The popularity baseline: every user gets the most interacted-with items."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from graphrec.data.interactions import Interactions
+from graphrec.models.base import Recommender
+
+__all__ = ["Popularity"]
+
+
+class Popularity(Recommender):
+    """Rank items by their number of training interactions (or summed weight).
+
+    Parameters
+    ----------
+    use_weights : bool, default False
+        Rank by summed interaction weight instead of interaction count.
+
+    Attributes
+    ----------
+    item_popularity_ : ndarray of float32, shape (n_items,)
+
+    Examples
+    --------
+    >>> from graphrec import Interactions
+    >>> x = Interactions.from_arrays([0, 1, 1], [1, 1, 0], n_users=2, n_items=3)
+    >>> Popularity().fit(x).recommend([0], k=2, exclude_seen=False)[0].tolist()
+    [[1, 0]]
+    """
+
+    def __init__(self, *, use_weights: bool = False) -> None:
+        self.use_weights = use_weights
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        if self.use_weights:
+            pop = np.asarray(train.to_csr().sum(axis=0)).ravel()
+        else:
+            pop = train.item_degrees
+        self.item_popularity_ = pop.astype(np.float32)
+
+    def _score(self, users: NDArray[np.int64], similarity: str | None = None) -> torch.Tensor:
+        if similarity is not None:
+            raise ValueError("Popularity has no embeddings; similarity must be None")
+        pop = torch.from_numpy(self.item_popularity_)
+        return pop.unsqueeze(0).repeat(len(users), 1)

@@ -1,0 +1,145 @@
+"""Saving and loading model state: arrays + JSON metadata, atomic and code-free.
+
+A model directory holds ``arrays.npz`` (numpy arrays, written without pickle and
+read with ``allow_pickle=False``, so loading never executes code) and
+``meta.json`` (class name, hyperparameters, scalar state, library version and the
+SHA-256 of the arrays file). Writes go to a temporary directory that is renamed
+into place, so an interrupted save never leaves a half-written model.
+This module knows no model class: :func:`graphrec.load` maps the saved class
+name to a class through the explicit registry in :mod:`graphrec.models`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ModelState", "write_state", "read_state", "FORMAT_VERSION", "ModelFileError"]
+
+FORMAT_VERSION = 1
+ARRAYS_FILE = "arrays.npz"
+META_FILE = "meta.json"
+
+
+class ModelFileError(ValueError):
+    """A model directory is missing, corrupt, tampered with or incompatible."""
+
+
+@dataclass
+class ModelState:
+    """Everything needed to rebuild a fitted model."""
+
+    class_name: str
+    params: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    attributes: dict[str, Any]
+    library_version: str = ""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_state(path: str | os.PathLike, state: ModelState) -> Path:
+    """Write ``state`` to directory ``path`` atomically (temp dir, then rename).
+
+    Raises
+    ------
+    TypeError
+        An array has object dtype, or params/attributes are not JSON-serialisable.
+    """
+    from graphrec import __version__
+
+    path = Path(path)
+    for name, arr in state.arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
+            raise TypeError(f"state array {name!r} must be a non-object numpy array")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "class": state.class_name,
+        "params": state.params,
+        "attributes": state.attributes,
+        "library_version": __version__,
+    }
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+    try:
+        with open(tmp / ARRAYS_FILE, "wb") as fh:
+            np.savez(fh, **state.arrays)
+        meta["arrays_sha256"] = _sha256(tmp / ARRAYS_FILE)
+        try:
+            text = json.dumps(meta, indent=1, allow_nan=True)
+        except TypeError as exc:
+            raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
+        (tmp / META_FILE).write_text(text)
+        old = None
+        if path.exists():
+            if not (path / META_FILE).exists() and any(path.iterdir()):
+                raise FileExistsError(f"{path} exists and is not a graphrec model directory")
+            old = parent / f".{path.name}.old-{os.getpid()}"
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_state(path: str | os.PathLike) -> ModelState:
+    """Read a directory written by :func:`write_state`, verifying its checksum.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ModelFileError
+        Missing files, invalid JSON, checksum mismatch (corrupt or tampered
+        arrays), or a format version this library cannot read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model directory at {path}")
+    meta_path, arrays_path = path / META_FILE, path / ARRAYS_FILE
+    for p in (meta_path, arrays_path):
+        if not p.exists():
+            raise ModelFileError(f"{path} is not a graphrec model directory: {p.name} is missing")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{meta_path} is not valid JSON (corrupt file?): {exc}") from exc
+    if not isinstance(meta, dict) or "class" not in meta:
+        raise ModelFileError(f"{meta_path} lacks the model class")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has format version {version!r}; this graphrec reads version {FORMAT_VERSION}"
+        )
+    if _sha256(arrays_path) != meta.get("arrays_sha256"):
+        raise ModelFileError(f"{arrays_path} does not match its checksum: corrupt or modified")
+    try:
+        with np.load(arrays_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError) as exc:
+        raise ModelFileError(f"cannot read {arrays_path}: {exc}") from exc
+    return ModelState(
+        class_name=meta["class"],
+        params=meta.get("params", {}),
+        arrays=arrays,
+        attributes=meta.get("attributes", {}),
+        library_version=meta.get("library_version", ""),
+    )

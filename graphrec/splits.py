@@ -1,0 +1,11 @@
+"""Train/test/validation splits (re-exported from :mod:`graphrec.data.splits`)."""
+
+from graphrec.data.splits import (
+    Split,
+    leave_last_out,
+    random_holdout,
+    temporal_split,
+    validation_split,
+)
+
+__all__ = ["Split", "random_holdout", "leave_last_out", "temporal_split", "validation_split"]
