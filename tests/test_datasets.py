@@ -1,0 +1,184 @@
+"""Tests for graphrec.datasets: named datasets, the bundled sample and synthetic()."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphrec.data.datasets import _find
+from graphrec.datasets import Dataset, available, concat_interactions, data_roots, load, synthetic
+from graphrec.exceptions import DatasetNotFoundError
+
+
+def _need(name: str) -> None:
+    if _find(name, None) is None:
+        roots = ", ".join(str(p) for p, _ in data_roots())
+        pytest.skip(f"dataset {name!r} not on disk (looked in {roots})")
+
+
+# ---------------------------------------------------------------------- synthetic
+def test_synthetic_shapes_and_communities():
+    ds = synthetic(n_users=200, n_items=100, n_communities=4, random_state=0)
+    assert isinstance(ds, Dataset)
+    assert ds.train.n_users == ds.test.n_users == 200
+    assert ds.train.n_items == ds.test.n_items == 100
+    assert ds.train.users is ds.test.users
+    comm = ds.user_info["community"].to_numpy()
+    cat = ds.item_info["category"].to_numpy()
+    assert len(ds.item_info) == 100 and len(ds.user_info) == 200
+    # every user has a held-out item in its own community, and one in train
+    assert (ds.test.user_degrees >= 1).all()
+    assert (comm[ds.test.user_idx] == cat[ds.test.item_idx]).all()
+    own_train = np.bincount(
+        ds.train.user_idx[comm[ds.train.user_idx] == cat[ds.train.item_idx]], minlength=200
+    )
+    assert (own_train >= 1).all()
+    # mostly in-community
+    all_x = ds.all
+    assert all_x.nnz == 200 * 10
+    assert (comm[all_x.user_idx] == cat[all_x.item_idx]).mean() > 0.85
+
+
+def test_synthetic_deterministic_and_seed_dependent():
+    a, b = synthetic(random_state=3), synthetic(random_state=3)
+    c = synthetic(random_state=4)
+    assert np.array_equal(a.train.user_idx, b.train.user_idx)
+    assert np.array_equal(a.train.item_idx, b.train.item_idx)
+    assert not np.array_equal(a.all.to_csr().toarray(), c.all.to_csr().toarray())
+
+
+def test_synthetic_fast():
+    t = time.perf_counter()
+    synthetic()
+    assert time.perf_counter() - t < 0.5
+
+
+def test_synthetic_density_and_noise():
+    ds = synthetic(n_users=50, n_items=40, n_communities=2, density=0.25, noise=0.0)
+    assert ds.all.nnz == 50 * 10
+    comm = ds.user_info["community"].to_numpy()
+    cat = ds.item_info["category"].to_numpy()
+    assert (comm[ds.all.user_idx] == cat[ds.all.item_idx]).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_users": 0},
+        {"n_items": 5, "n_communities": 4},
+        {"noise": 1.0},
+        {"test_size": 0.0},
+        {"density": 0.1, "interactions_per_user": 5},
+        {"interactions_per_user": 1},
+        {"interactions_per_user": 101},
+    ],
+)
+def test_synthetic_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        synthetic(**kwargs)
+
+
+# ---------------------------------------------------------------------- sample
+def test_sample_loads_without_data_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHREC_DATA", str(tmp_path))
+    ds = load("sample")
+    assert ds.name == "sample"
+    assert ds.all.nnz == 100_836
+    assert ds.n_users == 610 and ds.n_items == 9_724
+    assert ds.valid is not None
+    assert ds.train.users is ds.test.users is ds.valid.users
+    assert ds.train.nnz + ds.valid.nnz + ds.test.nnz == 100_836
+    assert list(ds.item_info.index) == list(range(ds.n_items))
+    assert {"movieId", "title", "genres", "category"} <= set(ds.item_info.columns)
+    assert ds.item_info.loc[0, "title"] == "Toy Story (1995)"
+    assert ds.train.timestamps is not None and ds.train.weights is not None
+
+
+def test_sample_split_is_temporal_per_user():
+    ds = load("sample")
+    for part in (ds.train, ds.valid):
+        last = pd.Series(part.timestamps).groupby(part.user_idx).max()
+        first_test = pd.Series(ds.test.timestamps).groupby(ds.test.user_idx).min()
+        assert (last <= first_test.reindex(last.index)).all()
+
+
+def test_bundled_sample_small():
+    folder = Path(available().loc["sample", "path"])
+    total = sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.suffix != ".py")
+    assert total < 1_000_000
+    assert (folder / "README.txt").is_file()
+
+
+# ---------------------------------------------------------------------- registry
+def test_unknown_name_lists_known():
+    with pytest.raises(KeyError, match="gowalla"):
+        load("no-such-dataset")
+
+
+def test_missing_dataset_says_where_and_how(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as err:
+        load("gowalla", root=tmp_path)
+    msg = str(err.value)
+    assert str(tmp_path) in msg and "download=True" in msg and "GRAPHREC_DATA" in msg
+
+
+def test_available_lists_all():
+    av = available()
+    assert {"gowalla", "lastfm", "movielens-small", "sample"} <= set(av.index)
+    assert av.loc["sample", "found"]
+
+
+def test_root_and_env(tmp_path, monkeypatch):
+    folder = tmp_path / "gowalla"
+    folder.mkdir()
+    (folder / "train.txt").write_text("0 1 2\n1 0\n")
+    (folder / "test.txt").write_text("0 3\n2 1\n")
+    ds = load("gowalla", root=tmp_path)
+    assert (ds.n_users, ds.n_items, ds.train.nnz, ds.test.nnz) == (3, 4, 3, 2)
+    assert load("gowalla", root=folder).train.nnz == 3  # root may be the dataset folder
+    monkeypatch.setenv("GRAPHREC_DATA", str(tmp_path))
+    assert data_roots()[0][0] == tmp_path
+    assert load("gowalla").source == str(folder)
+
+
+def test_concat_interactions_roundtrip():
+    ds = synthetic()
+    x = concat_interactions([ds.train, ds.test])
+    assert x.nnz == ds.train.nnz + ds.test.nnz
+
+
+# ---------------------------------------------------------------------- real data
+def test_gowalla_stats_and_speed():
+    _need("gowalla")
+    t = time.perf_counter()
+    ds = load("gowalla")
+    elapsed = time.perf_counter() - t
+    assert (ds.n_users, ds.n_items) == (29_858, 40_981)
+    assert (ds.train.nnz, ds.test.nnz) == (810_128, 217_242)
+    assert ds.train.users.is_identity and ds.test.items.is_identity
+    assert (ds.train.user_degrees >= 8).all() and (ds.test.user_degrees >= 1).all()
+    assert ds.train.to_csr().multiply(ds.test.to_csr()).nnz == 0
+    assert elapsed <= 2.0, f"loading gowalla took {elapsed:.2f}s"
+
+
+def test_lastfm():
+    _need("lastfm")
+    ds = load("lastfm")
+    assert (ds.n_users, ds.n_items) == (1_892, 4_489)
+    assert (ds.train.nnz, ds.test.nnz) == (42_135, 10_533)
+    assert ds.train.weights is None
+
+
+def test_movielens_small_matches_sample():
+    _need("movielens-small")
+    ml, sample = load("movielens-small"), load("sample")
+    assert ml.all.nnz == 100_836 and ml.n_users == 610
+    for a, b in ((ml.train, sample.train), (ml.valid, sample.valid), (ml.test, sample.test)):
+        assert a.users == b.users and a.items == b.items
+        for attr in ("user_idx", "item_idx", "weights", "timestamps"):
+            assert np.array_equal(getattr(a, attr), getattr(b, attr))
+    pd.testing.assert_frame_equal(ml.item_info, sample.item_info)
