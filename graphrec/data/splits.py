@@ -267,7 +267,8 @@ def temporal_split(
     test_size : float in (0, 1), default 0.2
         Used when ``cutoff`` is None: the cutoff is the timestamp of the row at
         position ``nnz - round(test_size * nnz)`` in time order, so about that
-        fraction lands in test (more if rows share the cutoff timestamp).
+        fraction lands in test (more if rows share the cutoff timestamp; if that
+        would leave train empty, the cutoff moves to the next later timestamp).
     cutoff : number, optional
         Explicit cutoff time (same unit as ``x.timestamps``); overrides ``test_size``.
 
@@ -296,7 +297,10 @@ def temporal_split(
         if test_size is None or not (0.0 < float(test_size) < 1.0):
             raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
         n_test = max(1, int(np.floor(test_size * x.nnz + 0.5)))
-        cutoff = np.sort(t)[x.nnz - n_test]
+        ts = np.sort(t)
+        cutoff = ts[x.nnz - n_test]
+        if cutoff == ts[0] and ts[-1] > ts[0]:  # ties would empty train: cut one step later
+            cutoff = ts[np.searchsorted(ts, ts[0], side="right")]
     hold = t >= cutoff
     if hold.all() or not hold.any():
         raise ValueError(
