@@ -254,6 +254,35 @@ class Recommender(BaseEstimator):
         scores[torch.arange(len(items)), torch.from_numpy(items)] = -np.inf
         return top_k(scores, k)
 
+    def similar_users(self, users: ArrayLike, k: int = 10) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Most similar users by cosine similarity of user embeddings (self excluded).
+
+        Parameters
+        ----------
+        users : array of int
+            Internal user indices.
+        k : int, default 10
+
+        Returns
+        -------
+        idx, scores : ndarrays of shape (len(users), k)
+            Padded with -1 / -inf when ``k >= n_users``.
+
+        Raises
+        ------
+        AttributeError
+            The model has no user embeddings.
+        """
+        check_is_fitted(self)
+        users = as_index_array(users, self.n_users_, "users")
+        k = check_positive_int(k, "k")
+        vectors = getattr(self, "user_embeddings_", None)
+        if vectors is None:
+            raise AttributeError(f"{type(self).__name__} has no user embeddings for similar_users")
+        from graphrec.retrieval import similar
+
+        return similar(vectors, users, k, similarity="cosine")
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Save hyperparameters and fitted state to directory ``path`` (atomic).
