@@ -7,7 +7,14 @@ import scipy.sparse as sp
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["top_k", "mask_rows_", "embedding_scores", "SIMILARITIES"]
+__all__ = [
+    "top_k",
+    "top_k_embeddings",
+    "similar",
+    "mask_rows_",
+    "embedding_scores",
+    "SIMILARITIES",
+]
 
 SIMILARITIES = ("dot", "cosine")
 
@@ -70,7 +77,8 @@ def top_k(
     Parameters
     ----------
     scores : Tensor or ndarray, shape (n, n_items)
-        Modified in place when it is a float32 tensor and masking applies.
+        A float32 tensor is modified in place when masking applies (it is the
+        batch buffer of :meth:`Recommender.recommend`); a numpy array is copied.
     k : int
         List length; rows with fewer than ``k`` candidates are padded with
         index -1 and score -inf (also when ``k`` exceeds the catalogue).
@@ -101,12 +109,19 @@ def top_k(
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    t = torch.as_tensor(scores)
-    if t.dtype != torch.float32:
-        t = t.float()
+    if isinstance(scores, torch.Tensor):
+        t = scores if scores.dtype == torch.float32 else scores.float()
+    else:
+        t = torch.from_numpy(np.array(scores, dtype=np.float32, copy=True))
+    if t.ndim != 2:
+        raise ValueError(f"scores must be 2-D (n, n_items), got shape {tuple(t.shape)}")
     n, n_items = t.shape
     if exclude is not None:
         r = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        if r.shape != (n,):
+            raise ValueError(f"rows must have shape ({n},), got {r.shape}")
+        if exclude.shape[1] != n_items:
+            raise ValueError(f"exclude has {exclude.shape[1]} columns, scores have {n_items}")
         mask_rows_(t, exclude, r)
     if allowed is not None:
         allowed = np.asarray(allowed, dtype=bool)
@@ -127,3 +142,147 @@ def top_k(
         idx = np.concatenate([idx, np.full((n, k - kk), -1, np.int64)], axis=1)
         vals = np.concatenate([vals, np.full((n, k - kk), -np.inf, np.float32)], axis=1)
     return idx, vals
+
+
+def _as_tensor(vectors: torch.Tensor | NDArray, name: str) -> torch.Tensor:
+    if isinstance(vectors, torch.Tensor):
+        t = vectors.float()
+    else:
+        t = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n, embedding_dim), got shape {tuple(t.shape)}")
+    return t
+
+
+def top_k_embeddings(
+    user_vectors: torch.Tensor | NDArray,
+    item_vectors: torch.Tensor | NDArray,
+    k: int,
+    *,
+    similarity: str = "dot",
+    exclude: sp.csr_array | None = None,
+    rows: ArrayLike | None = None,
+    allowed: NDArray[np.bool_] | None = None,
+    batch_size: int = 2048,
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Exact top-``k`` items for query vectors: batched matmul + ``torch.topk``.
+
+    Parameters
+    ----------
+    user_vectors : ndarray or Tensor, shape (n, embedding_dim)
+    item_vectors : ndarray or Tensor, shape (n_items, embedding_dim)
+    k : int
+        Rows with fewer than ``k`` candidates are padded with -1 / -inf.
+    similarity : {"dot", "cosine"}, default "dot"
+    exclude : csr_array, optional
+        Items to mask per row (e.g. the training interactions); row ``rows[j]``
+        applies to query ``j``. Masked from the CSR slices, never densified.
+    rows : array of int, optional
+        Rows of ``exclude`` (default ``0..n-1``).
+    allowed : bool array of shape (n_items,), optional
+        Allow-list of items.
+    batch_size : int, default 2048
+        Queries scored at once (memory ``batch_size * n_items * 4`` bytes).
+
+    Returns
+    -------
+    idx : ndarray of int64, shape (n, k)
+    scores : ndarray of float32, shape (n, k)
+
+    Raises
+    ------
+    ValueError
+        ``k < 1``, an unknown ``similarity``, mismatched dimensions or ``rows``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> items = np.eye(3, dtype=np.float32)
+    >>> top_k_embeddings(np.array([[0.0, 2.0, 1.0]]), items, 2)[0].tolist()
+    [[1, 2]]
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    _check_similarity(similarity)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    u = _as_tensor(user_vectors, "user_vectors")
+    v = _as_tensor(item_vectors, "item_vectors")
+    if u.shape[1] != v.shape[1]:
+        raise ValueError(
+            f"user_vectors have dimension {u.shape[1]}, item_vectors {v.shape[1]}"
+        )
+    n = u.shape[0]
+    r = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    if r.shape != (n,):
+        raise ValueError(f"rows must have shape ({n},), got {r.shape}")
+    if similarity == "cosine":  # normalise once, not per batch
+        u = torch.nn.functional.normalize(u, dim=1)
+        v = torch.nn.functional.normalize(v, dim=1)
+    out_idx = np.empty((n, k), np.int64)
+    out_sc = np.empty((n, k), np.float32)
+    vt = v.T.contiguous()
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        scores = u[start:stop] @ vt
+        if similarity == "cosine":
+            scores.clamp_(-1.0, 1.0)
+        out_idx[start:stop], out_sc[start:stop] = top_k(
+            scores, k, exclude=exclude, rows=r[start:stop], allowed=allowed
+        )
+    return out_idx, out_sc
+
+
+def similar(
+    vectors: torch.Tensor | NDArray,
+    query: ArrayLike,
+    k: int = 10,
+    *,
+    similarity: str = "cosine",
+    batch_size: int = 2048,
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Nearest rows of ``vectors`` to the rows ``query`` of itself, the row itself excluded.
+
+    The engine of ``similar_items`` and ``similar_users``.
+
+    Parameters
+    ----------
+    vectors : ndarray or Tensor, shape (n, embedding_dim)
+    query : array of int
+        Row indices into ``vectors``.
+    k : int, default 10
+    similarity : {"cosine", "dot"}, default "cosine"
+
+    Returns
+    -------
+    idx, scores : ndarrays of shape (len(query), k)
+        Padded with -1 / -inf when ``k >= n``.
+
+    Raises
+    ------
+    ValueError
+        ``k < 1`` or an unknown ``similarity``.
+    IndexError
+        A query index out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], np.float32)
+    >>> similar(v, [0], 1)[0].tolist()
+    [[1]]
+    """
+    v = _as_tensor(vectors, "vectors")
+    q = np.atleast_1d(np.asarray(query))
+    if q.ndim != 1 or (q.size and q.dtype.kind not in "iu"):
+        raise TypeError(f"query must be a 1-D array of row indices, got {q.dtype} shape {q.shape}")
+    q = q.astype(np.int64)
+    bad = (q < 0) | (q >= v.shape[0])
+    if bad.any():
+        raise IndexError(f"query out of range [0, {v.shape[0]}): {q[bad][:5].tolist()}")
+    self_mask = sp.csr_array(
+        (np.ones(len(q), np.float32), q, np.arange(len(q) + 1)), shape=(len(q), v.shape[0])
+    )
+    return top_k_embeddings(
+        v[torch.from_numpy(q)], v, k, similarity=similarity, exclude=self_mask, batch_size=batch_size
+    )
