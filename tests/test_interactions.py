@@ -246,3 +246,9 @@ def test_csv(tmp_path):
     x = Interactions.from_csv(p, "u", "i", "r", "t", sep=";")
     assert (x.n_users, x.n_items, x.nnz) == (2, 2, 3)
     assert x.users.labels.tolist() == ["a", "b"] and sorted(x.timestamps.tolist()) == [5, 7, 10]
+
+
+def test_timezone_aware_timestamps_become_utc_seconds():
+    t = pd.to_datetime(["2000-01-01 01:00:00", "2000-01-02 01:00:00"]).tz_localize("Europe/Paris")
+    df = pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"], "t": t})
+    assert Interactions.from_pandas(df, timestamp="t").timestamps.tolist() == [946684800, 946771200]

@@ -517,6 +517,8 @@ def _timestamps(col: pd.Series, name: str) -> NDArray:
     if pd.api.types.is_datetime64_any_dtype(col):
         if col.isna().any():
             raise ValueError(f"timestamp column {name!r} has missing values")
+        if col.dt.tz is not None:  # time-zone aware: Unix seconds are UTC
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
         return (col.astype("datetime64[ns]").astype("int64") // 10**9).to_numpy()
     t = pd.to_numeric(col, errors="coerce").to_numpy()
     bad = ~np.isfinite(t.astype(np.float64))
