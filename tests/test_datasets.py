@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from graphrec.data import datasets as dsmod
+from graphrec.data._download import download_file
 from graphrec.data.datasets import _find
 from graphrec.datasets import Dataset, available, concat_interactions, data_roots, load, synthetic
 from graphrec.exceptions import DatasetNotFoundError
@@ -149,6 +154,54 @@ def test_concat_interactions_roundtrip():
     ds = synthetic()
     x = concat_interactions([ds.train, ds.test])
     assert x.nnz == ds.train.nnz + ds.test.nnz
+
+
+# ---------------------------------------------------------------------- download (offline: file:// URLs)
+def test_download_file_checks_sha256_atomically(tmp_path):
+    src = tmp_path / "src.txt"
+    src.write_text("0 1 2\n")
+    good = hashlib.sha256(src.read_bytes()).hexdigest()
+    out = download_file(src.as_uri(), tmp_path / "out" / "a.txt", good)
+    assert out.read_text() == "0 1 2\n"
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        download_file(src.as_uri(), tmp_path / "out" / "b.txt", "0" * 64)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt"]  # no partial file
+
+
+def test_load_download_lightgcn(tmp_path, monkeypatch):
+    up = tmp_path / "upstream"
+    up.mkdir()
+    (up / "train.txt").write_text("0 1 2\n1 0\n")
+    (up / "test.txt").write_text("0 3\n")
+    spec = replace(
+        dsmod._SPECS["gowalla"],
+        urls={f: (up / f).as_uri() for f in ("train.txt", "test.txt")},
+        sha256={"test.txt": hashlib.sha256((up / "test.txt").read_bytes()).hexdigest()},
+    )
+    monkeypatch.setitem(dsmod._SPECS, "gowalla", spec)
+    root = tmp_path / "root"
+    with pytest.raises(DatasetNotFoundError):
+        load("gowalla", root=root)
+    ds = load("gowalla", root=root, download=True)
+    assert (ds.train.nnz, ds.test.nnz) == (3, 1)
+    assert (root / "gowalla" / "train.txt").is_file()
+
+
+def test_load_download_movielens_zip(tmp_path, monkeypatch):
+    archive = tmp_path / "ml-latest-small.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ml-latest-small/ratings.csv", "userId,movieId,rating,timestamp\n"
+                    + "".join(f"{u},{m},4.0,{u * 10 + m}\n" for u in (1, 2) for m in range(1, 11)))
+        zf.writestr("ml-latest-small/movies.csv", "movieId,title,genres\n"
+                    + "".join(f"{m},Film {m},Drama|Comedy\n" for m in range(1, 11)))
+    (tmp_path / "ml-latest-small.zip.md5").write_text(hashlib.md5(archive.read_bytes()).hexdigest())
+    spec = replace(dsmod._SPECS["movielens-small"], zip_url=archive.as_uri())
+    monkeypatch.setitem(dsmod._SPECS, "movielens-small", spec)
+    ds = load("movielens", root=tmp_path / "root", download=True)
+    assert (ds.all.nnz, ds.test.nnz, ds.valid.nnz) == (20, 4, 2)
+    assert ds.item_info["title"].tolist() == [f"Film {m}" for m in range(1, 11)]
+    assert (ds.item_info["category"] == "Drama").all()
+    assert not (tmp_path / "root" / "ml-latest-small.zip").exists()
 
 
 # ---------------------------------------------------------------------- real data
