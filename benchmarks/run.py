@@ -31,22 +31,10 @@ import graphrec as gr
 from graphrec.datasets import load as load_dataset
 from graphrec.models import get_model_class
 
-# Recorded settings per model and dataset ("*" applies to datasets without an entry).
-# "quick" overrides shrink budgets for smoke tests.
-SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
-    "popularity": {"*": {}},
-}
-QUICK: dict[str, dict[str, Any]] = {}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from settings import SETTINGS, settings_for  # noqa: E402
+
 DATASETS = ("gowalla", "lastfm", "movielens-small", "sample")
-
-
-def settings_for(model: str, dataset: str, quick: bool) -> dict[str, Any]:
-    """The recorded hyperparameters of ``model`` on ``dataset`` (quick overrides applied)."""
-    per = SETTINGS.get(model, {})
-    params = dict(per.get(dataset, per.get("*", {})))
-    if quick:
-        params.update(QUICK.get(model, {}))
-    return params
 
 
 def peak_memory_mb() -> float:
