@@ -7,7 +7,9 @@ filters and re-ranks items; evaluation follows the full-ranking protocol.
 
 __version__ = "0.1.0"
 
-from graphrec import graph, metrics, retrieval
+from graphrec import datasets, graph, metrics, retrieval, splits
+from graphrec.data.datasets import Dataset
+from graphrec.data.splits import Split
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 from graphrec.evaluation import evaluate
@@ -26,6 +28,10 @@ __all__ = [
     "Popularity",
     "NotFittedError",
     "TrainingError",
+    "Dataset",
+    "Split",
+    "datasets",
+    "splits",
     "graph",
     "metrics",
     "retrieval",
