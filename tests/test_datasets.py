@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graphrec.data import datasets as dsmod
 from graphrec.data._download import download_file
 from graphrec.data.datasets import _find
+from graphrec.data.synthetic import sample_distinct
 from graphrec.datasets import Dataset, available, concat_interactions, data_roots, load, synthetic
 from graphrec.exceptions import DatasetNotFoundError
 
@@ -85,6 +88,35 @@ def test_synthetic_density_and_noise():
 def test_synthetic_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         synthetic(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool=st.lists(st.integers(0, 12), min_size=1, max_size=20), data=st.data(),
+       seed=st.integers(0, 100))
+def test_sample_distinct(pool, data, seed):
+    k = [data.draw(st.integers(0, p)) for p in pool]
+    rows, vals, rank = sample_distinct(np.random.default_rng(seed), pool, k)
+    assert np.bincount(rows, minlength=len(pool)).tolist() == k
+    assert (np.diff(rows) >= 0).all()
+    assert ((vals >= 0) & (vals < np.asarray(pool)[rows])).all()
+    assert len(set(zip(rows.tolist(), vals.tolist()))) == len(rows)
+    assert all(sorted(rank[rows == r].tolist()) == list(range(k[r])) for r in range(len(pool)))
+
+
+def test_sample_distinct_uniform_and_bad_input():
+    rows, vals, rank = sample_distinct(np.random.default_rng(0), np.full(20_000, 10), np.full(20_000, 3))
+    freq = np.bincount(vals, minlength=10) / len(vals)
+    assert np.abs(freq - 0.1).max() < 0.01
+    assert np.abs(np.bincount(vals[rank == 0], minlength=10) / 20_000 - 0.1).max() < 0.015
+    with pytest.raises(ValueError):
+        sample_distinct(np.random.default_rng(0), [3], [4])
+
+
+def test_synthetic_scales():
+    t = time.perf_counter()
+    ds = synthetic(n_users=20_000, n_items=2_000, n_communities=8, interactions_per_user=20)
+    assert ds.all.nnz == 400_000
+    assert time.perf_counter() - t < 5.0
 
 
 # ---------------------------------------------------------------------- sample

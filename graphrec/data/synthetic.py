@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from graphrec.data.datasets import Dataset
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 
-__all__ = ["synthetic"]
+__all__ = ["synthetic", "sample_distinct"]
 
-_MAX_BLOCK = 4_000_000  # random keys drawn per block of users (memory bound)
 
 
 def synthetic(
@@ -104,26 +104,15 @@ def synthetic(
     k_out = m - k_in
     n_test_u = np.minimum(n_test, k_in - 1)  # >= 1: every community has >= 2 items
 
-    rows_u, rows_i, rows_test = [], [], []
-    block = max(1, _MAX_BLOCK // n_items)
-    for lo in range(0, n_users, block):
-        hi = min(n_users, lo + block)
-        users = np.arange(lo, hi)
-        mine = item_comm[None, :] == user_comm[users, None]
-        # Own-community items first (random order), then the others (random order).
-        keys = rng.random((hi - lo, n_items)) + np.where(mine, 0.0, 2.0)
-        order = np.argsort(keys, axis=1)
-        pos = np.arange(n_items)[None, :]
-        take = (pos < k_in[users, None]) | (
-            (pos >= own[users, None]) & (pos < own[users, None] + k_out[users, None])
-        )
-        r, c = np.nonzero(take)
-        rows_u.append(users[r])
-        rows_i.append(order[r, c])
-        rows_test.append(c < n_test_u[users[r]])
-    u = np.concatenate(rows_u)
-    i = np.concatenate(rows_i)
-    test = np.concatenate(rows_test)
+    # Items grouped by community: community c holds by_comm[first[c]:first[c] + comm_size[c]].
+    by_comm = np.argsort(item_comm, kind="stable")
+    first = np.concatenate([[0], np.cumsum(comm_size)[:-1]])[user_comm]
+    u_in, pos_in, rank_in = sample_distinct(rng, own, k_in)
+    u_out, pos_out, _ = sample_distinct(rng, n_items - own, k_out)
+    pos_out = np.where(pos_out < first[u_out], pos_out, pos_out + own[u_out])  # skip own block
+    u = np.concatenate([u_in, u_out])
+    i = by_comm[np.concatenate([pos_in + first[u_in], pos_out])]
+    test = np.concatenate([rank_in < n_test_u[u_in], np.zeros(len(u_out), dtype=bool)])
     users_map, items_map = IdMap.identity(n_users), IdMap.identity(n_items)
     train_x = Interactions(u[~test], i[~test], users=users_map, items=items_map)
     test_x = Interactions(u[test], i[test], users=users_map, items=items_map)
@@ -134,3 +123,73 @@ def synthetic(
     return Dataset(
         "synthetic", train_x, test_x, item_info=item_info, user_info=user_info, source="synthetic()"
     )
+
+
+def sample_distinct(
+    rng: np.random.Generator, pool: ArrayLike, k: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """For each row ``r``, ``k[r]`` distinct values drawn uniformly from ``[0, pool[r])``.
+
+    Vectorised, in O(sum(k)) time and memory: rows needing more than half their pool
+    draw the values to leave out instead; draws are repeated (with replacement, then
+    deduplicated and randomly trimmed) until every row has enough.
+
+    Returns
+    -------
+    rows, values, rank : ndarray of int64, shape (sum(k),)
+        Grouped by row (ascending), in random order within a row; ``rank`` is the
+        position within the row (0, 1, ...), so ``rank < j`` is a random j-subset.
+
+    Raises
+    ------
+    ValueError
+        Some ``k[r]`` is negative or larger than ``pool[r]``.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    k = np.asarray(k, dtype=np.int64)
+    if pool.shape != k.shape or ((k < 0) | (k > pool)).any():
+        raise ValueError("need pool and k of one shape with 0 <= k <= pool for every row")
+    flip = 2 * k > pool
+    rows, vals = _draw_sparse(rng, pool, np.where(flip, pool - k, k))
+    # Flipped rows keep every value of their pool except the drawn ones.
+    f_rows = np.flatnonzero(flip)
+    all_rows = np.repeat(f_rows, pool[f_rows])
+    all_vals = np.arange(len(all_rows)) - np.repeat(np.cumsum(pool[f_rows]) - pool[f_rows], pool[f_rows])
+    width = int(pool.max(initial=0)) + 1
+    excluded = flip[rows]
+    drawn = np.sort(rows[excluded] * width + vals[excluded])
+    keys = all_rows * width + all_vals
+    keep = np.ones(len(keys), dtype=bool)
+    if len(drawn):
+        pos = np.minimum(np.searchsorted(drawn, keys), len(drawn) - 1)
+        keep = drawn[pos] != keys
+    rows = np.concatenate([rows[~excluded], all_rows[keep]])
+    vals = np.concatenate([vals[~excluded], all_vals[keep]])
+    order = np.lexsort((rng.random(len(rows)), rows))
+    rows, vals = rows[order], vals[order]
+    starts = np.concatenate([[0], np.cumsum(k)[:-1]])
+    return rows, vals, np.arange(len(rows)) - starts[rows]
+
+
+def _draw_sparse(
+    rng: np.random.Generator, pool: NDArray[np.int64], k: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``k[r] <= pool[r] / 2`` distinct values per row (sorted by row, then value).
+
+    Each round draws exactly the missing number per row and drops repeats, which is
+    sampling without replacement (every new value is uniform over those not yet
+    drawn); at most half a row's pool is taken, so each round at least halves the
+    deficit in expectation.
+    """
+    width = int(pool.max(initial=0)) + 1
+    keys = np.empty(0, dtype=np.int64)
+    have = np.zeros(len(k), dtype=np.int64)
+    while True:
+        todo = np.flatnonzero(have < k)
+        if not len(todo):
+            break
+        r = np.repeat(todo, k[todo] - have[todo])
+        keys = np.sort(np.concatenate([keys, r * width + rng.integers(0, pool[r])]))
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        have = np.bincount(keys // width, minlength=len(k))
+    return keys // width, keys % width
