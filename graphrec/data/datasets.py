@@ -237,44 +237,37 @@ class _Spec:
     zip_url: str | None = None  # MovieLens: one zip holding the files
 
 
+_LIGHTGCN_FILES = ("train.txt", "test.txt")
 _SPECS: dict[str, _Spec] = {
     "gowalla": _Spec(
-        ("gowalla",),
-        ("train.txt", "test.txt"),
-        _load_lightgcn,
+        ("gowalla",), _LIGHTGCN_FILES, _load_lightgcn,
         "Gowalla check-ins, the LightGCN split (29,858 users, 40,981 items)",
-        urls={f: f"{_GH}/gowalla/{f}" for f in ("train.txt", "test.txt")},
-        # The checksums of the reference copies (shared/data/README.md).
+        urls={f: f"{_GH}/gowalla/{f}" for f in _LIGHTGCN_FILES},
+        # sha256 of the reference copies (shared/data/README.md). That README says its
+        # train.txt was rebuilt from the published adjacency matrix, so an upstream file
+        # with the same pairs in another byte order would fail this check (error says so).
         sha256={
             "train.txt": "0f086326b28a56c2e6dcb81d86ee72d4ccb7eed3a8d26788392356d8f51111cc",
             "test.txt": "099a2a73924e4b754dc6efd730d764f492321b53c38eb93298850c83acf57be3",
         },
     ),
-    "yelp2018": _Spec(
-        ("yelp2018",),
-        ("train.txt", "test.txt"),
-        _load_lightgcn,
-        "Yelp 2018, the LightGCN split (download only; checksum unknown)",
-        urls={f: f"{_GH}/yelp2018/{f}" for f in ("train.txt", "test.txt")},
+    "yelp2018": _Spec(  # checksums unknown: not verified
+        ("yelp2018",), _LIGHTGCN_FILES, _load_lightgcn,
+        "Yelp 2018, the LightGCN split (download only)",
+        urls={f: f"{_GH}/yelp2018/{f}" for f in _LIGHTGCN_FILES},
     ),
-    "lastfm": _Spec(
-        ("lastfm",),
-        ("data1.txt", "test1.txt"),
-        _load_lastfm,
+    "lastfm": _Spec(  # checksums unknown: not verified
+        ("lastfm",), ("data1.txt", "test1.txt"), _load_lastfm,
         "Last.fm HetRec 2011, LightGCN's split (1,892 users, 4,489 artists; implicit)",
         urls={f: f"{_GH}/lastfm/{f}" for f in ("data1.txt", "test1.txt", "trustnetwork.txt")},
     ),
-    "movielens-small": _Spec(
-        ("ml-latest-small", "movielens-small"),
-        ("ratings.csv", "movies.csv"),
-        _load_movielens,
+    "movielens-small": _Spec(  # verified against GroupLens' published .md5 (no sha256 known)
+        ("ml-latest-small", "movielens-small"), ("ratings.csv", "movies.csv"), _load_movielens,
         "MovieLens latest-small (610 users, 9,724 rated movies; ratings, time, titles, genres)",
         zip_url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
     ),
     "sample": _Spec(
-        ("bundled",),
-        ("ratings.npz.xz", "movies.csv.xz"),
-        _load_sample,
+        ("bundled",), ("ratings.npz.xz", "movies.csv.xz"), _load_sample,
         "bundled copy of MovieLens latest-small (no data root needed)",
     ),
 }
