@@ -1,0 +1,297 @@
+"""The ``graphrec demo``: the whole library on the bundled MovieLens sample, in minutes.
+
+:func:`run_demo` loads ``graphrec.datasets.load("sample")`` (no data root, no
+network), trains the registered models among LightGCN, MF, GraphFilter and
+Popularity under time budgets, evaluates them with the full-ranking protocol, lists
+top-10 recommendations with titles for a few users with and without diversity
+re-ranking, draws the neighbourhood of one user (PNG and interactive HTML) and writes
+a Markdown report. The steps are the public functions of :mod:`graphrec.workflow`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graphrec.data.datasets import load as load_dataset
+from graphrec.models import get_model_class
+from graphrec.models.base import Recommender
+from graphrec.workflow import (
+    build_model,
+    evaluate_model,
+    make_reranker,
+    markdown_table,
+    metrics_table,
+    recommend_table,
+    save_model,
+)
+
+__all__ = ["DEMO_MODELS", "DEMO_SETTINGS", "DemoResult", "run_demo", "demo_models"]
+
+logger = logging.getLogger(__name__)
+
+#: models the demo compares, in the order they are trained (unregistered ones are skipped)
+DEMO_MODELS = ("popularity", "mf", "graphfilter", "lightgcn")
+#: hyperparameters per model: budgets sized for the whole demo to take ~1-2 min on 2 CPU cores
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "popularity": {},
+    "mf": {"embedding_dim": 64, "epochs": 40, "time_budget": 15.0},
+    "graphfilter": {},
+    "lightgcn": {"embedding_dim": 64, "n_layers": 3, "epochs": 60, "time_budget": 35.0},
+}
+_BUDGET_KEYS = ("time_budget",)
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` produced.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per model (recall, NDCG, ... at 10 and 20, fit seconds).
+    recommendations : DataFrame
+        user, rank, item, score, title, genre and ``rerank`` ("none" or the re-ranker).
+    best : str
+        The model whose recommendations are shown (LightGCN when trained).
+    files : dict of str to Path
+        What was written: report, metrics, recommendations, neighbourhood, model.
+    seconds : dict of str to float
+        Wall time per stage and in total.
+    notes : list of str
+        Steps skipped and why (a model not registered, plotly missing, ...).
+    """
+
+    metrics: pd.DataFrame
+    recommendations: pd.DataFrame
+    best: str
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def demo_models(names: Sequence[str] = DEMO_MODELS) -> tuple[list[str], list[str]]:
+    """Split ``names`` into (registered, not registered) model names."""
+    found, missing = [], []
+    for name in names:
+        try:
+            get_model_class(name)
+            found.append(name)
+        except KeyError:
+            missing.append(name)
+    return found, missing
+
+
+def _settings(name: str, scale: float) -> dict[str, Any]:
+    known = get_model_class(name)().get_params()
+    params = {}
+    for key, value in DEMO_SETTINGS.get(name, {}).items():
+        if key not in known:
+            logger.warning("demo setting %s=%r is not a %s hyperparameter; skipped", key, value, name)
+            continue
+        if key in _BUDGET_KEYS:
+            value = value * scale
+        elif key == "epochs":
+            value = max(1, round(value * scale))
+        params[key] = value
+    return params
+
+
+def _pick_users(model: Recommender, n: int, users: Sequence[Any] | None) -> list[Any]:
+    if users is not None:
+        return list(users)
+    degrees = np.diff(model.seen_.indptr)
+    idx = np.flatnonzero((degrees >= 20) & (degrees <= 200))[:n]
+    return model.users_.to_labels(idx).tolist()
+
+
+def _genres(frame: pd.DataFrame, info: pd.DataFrame, model: Recommender) -> pd.Series:
+    idx = model.items_.to_index(frame["item"].to_numpy())
+    return pd.Series(info["category"].to_numpy()[idx], index=frame.index)
+
+
+def run_demo(
+    out: str | os.PathLike = "graphrec-demo",
+    *,
+    models: Sequence[str] = DEMO_MODELS,
+    users: Sequence[Any] | None = None,
+    n_users: int = 3,
+    k: int = 10,
+    rerank: str = "mmr",
+    budget_scale: float = 1.0,
+    random_state: int = 0,
+    device: str = "auto",
+    verbose: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Run the demo end to end and write its outputs to ``out``.
+
+    Parameters
+    ----------
+    out : path, default "graphrec-demo"
+        Output folder (created): ``report.md``, ``metrics.csv``,
+        ``recommendations.csv``, ``neighborhood.png``/``.html``, ``model/``.
+    models : sequence of str
+        Registry names to compare; names not registered yet are skipped (noted).
+    users : sequence of user ids, optional
+        MovieLens user ids to show; default the first ``n_users`` with 20-200 ratings.
+    n_users, k : int
+    rerank : {"mmr", "dpp"}
+        Diversity re-ranker shown beside the plain ranking.
+    budget_scale : float, default 1.0
+        Multiplies the epochs and time budgets of :data:`DEMO_SETTINGS` (0.1 for a
+        smoke run).
+    random_state : int
+    device : str
+    verbose : bool
+        Progress bars while training.
+    echo : callable, optional
+        Called with each progress line (e.g. ``print``).
+
+    Returns
+    -------
+    DemoResult
+
+    Examples
+    --------
+    >>> res = run_demo("/tmp/gr-demo", models=["popularity"], budget_scale=0.1)  # doctest: +SKIP
+    >>> res.metrics.loc["popularity", "recall@20"] > 0  # doctest: +SKIP
+    True
+    """
+    say = echo or (lambda _msg: None)
+    start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    notes: list[str] = []
+    names, missing = demo_models(models)
+    if missing:
+        notes.append(f"not available in this graphrec (not registered yet): {', '.join(missing)}")
+    if not names:
+        raise ValueError(f"none of the models {list(models)} is registered")
+
+    t0 = time.perf_counter()
+    ds = load_dataset("sample")
+    info = ds.item_info
+    seconds["load"] = time.perf_counter() - t0
+    say(f"data: {ds!r}")
+    say("split: per user, the latest 20% of ratings are the test set, the latest 10% of the rest validation")
+
+    results: dict[str, dict[str, Any]] = {}
+    fitted: dict[str, Recommender] = {}
+    for name in names:
+        model = build_model(name, _settings(name, budget_scale), random_state=random_state,
+                            device=device, verbose=verbose)
+        say(f"training {type(model).__name__} ...")
+        t0 = time.perf_counter()
+        model.fit(ds.train, ds.valid)
+        fit_s = time.perf_counter() - t0
+        metrics = evaluate_model(model, ds.test, (10, 20), item_info=info)
+        metrics["fit_s"] = fit_s
+        results[name], fitted[name] = metrics, model
+        say(f"  {name}: recall@20={metrics['recall@20']:.4f} ndcg@20={metrics['ndcg@20']:.4f} "
+            f"(fit {fit_s:.1f} s)")
+    seconds["train+evaluate"] = time.perf_counter() - start - seconds["load"]
+    table = metrics_table(results)
+    best = "lightgcn" if "lightgcn" in fitted else str(table["ndcg@20"].idxmax())
+    model = fitted[best]
+
+    t0 = time.perf_counter()
+    shown = _pick_users(model, n_users, users)
+    frames = []
+    plain = recommend_table(model, shown, k, item_info=info)
+    plain["rerank"] = "none"
+    frames.append(plain)
+    try:
+        reranked = recommend_table(model, shown, k, item_info=info, rerank=make_reranker(rerank, model, info))
+        reranked["rerank"] = rerank
+        frames.append(reranked)
+    except ImportError:
+        notes.append("diversity re-ranking skipped: graphrec.rerank is not available")
+    recs = pd.concat(frames, ignore_index=True)
+    recs["genre"] = _genres(recs, info, model)
+    seconds["recommend"] = time.perf_counter() - t0
+
+    files = {"model": save_model(model, out / "model", item_info=info, data={"source": "sample"})}
+    t0 = time.perf_counter()
+    files.update(_draw(model, shown[0], k, info, out, notes))
+    seconds["visualise"] = time.perf_counter() - t0
+
+    table.to_csv(out / "metrics.csv")
+    recs.to_csv(out / "recommendations.csv", index=False)
+    files["metrics"], files["recommendations"] = out / "metrics.csv", out / "recommendations.csv"
+    seconds["total"] = time.perf_counter() - start
+    result = DemoResult(table, recs, best, files, seconds, notes)
+    files["report"] = _write_report(result, ds, out)
+    say(f"done in {seconds['total']:.0f} s; report: {files['report']}")
+    return result
+
+
+def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path, notes: list[str]) -> dict[str, Path]:
+    """Neighbourhood PNG and HTML of ``user``; notes instead of files when viz is missing."""
+    files: dict[str, Path] = {}
+    try:
+        from graphrec import viz
+    except ImportError as exc:
+        notes.append(f"neighbourhood pictures skipped: graphrec.viz is not available ({exc})")
+        return files
+    u = int(model.users_.to_index([user])[0])
+    fig = viz.neighborhood(model, user=u, k=k, item_info=info)
+    files["neighborhood_png"] = Path(viz.save_figure(fig, out / "neighborhood.png"))
+    try:
+        viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html")
+        files["neighborhood_html"] = out / "neighborhood.html"
+    except ImportError as exc:
+        notes.append(f"interactive HTML skipped: {exc}")
+    return files
+
+
+def _write_report(res: DemoResult, ds: Any, out: Path) -> Path:
+    """A short Markdown report of the run."""
+    lines = [
+        "# graphrec demo report",
+        "",
+        (f"Data: the bundled MovieLens sample: {ds.n_users:,} users, {ds.n_items:,} movies; "
+        f"{ds.train.nnz:,} train, {0 if ds.valid is None else ds.valid.nnz:,} validation and "
+        f"{ds.test.nnz:,} test ratings (each user's latest 20% are the test set)."),
+        "",
+        "## Accuracy (full ranking, seen items excluded)",
+        "",
+        markdown_table(res.metrics),
+        "",
+        f"## Top recommendations of {res.best}",
+        "",
+    ]
+    recs = res.recommendations
+    for user, group in recs.groupby("user", sort=False):
+        wide = pd.DataFrame({"rank": group.loc[group["rerank"] == "none", "rank"].to_numpy()})
+        counts = []
+        for mode, part in group.groupby("rerank", sort=False):
+            label = "by relevance" if mode == "none" else f"re-ranked ({mode})"
+            titles = list(part["title"].fillna(part["item"].astype(str)))
+            wide[label] = (titles + [""] * len(wide))[: len(wide)]
+            counts.append(f"{label}: {part['genre'].nunique()} genres")
+        genres = ", ".join(counts)
+        lines += [f"User {user} ({genres})", "", markdown_table(wide, index=False), ""]
+    if "neighborhood_png" in res.files:
+        lines += ["## Neighbourhood", "", f"![neighbourhood]({res.files['neighborhood_png'].name})", ""]
+    if "neighborhood_html" in res.files:
+        lines += [(f"Interactive version: [{res.files['neighborhood_html'].name}]"
+                  f"({res.files['neighborhood_html'].name})"), ""]
+    lines += ["## Run", "", "| stage | seconds |", "|---|---:|"]
+    lines += [f"| {s} | {v:.1f} |" for s, v in res.seconds.items()]
+    if res.notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in res.notes]
+    lines += ["", (f"The model is saved in `model/`: `graphrec recommend --model {out / 'model'} --user "
+              f"{recs['user'].iloc[0]}`."), ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

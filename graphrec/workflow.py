@@ -1,0 +1,346 @@
+"""Workflow steps on the public API, as the CLI and the demo compose them.
+
+Each function is one step a user (or ``graphrec`` on the command line) takes: load
+data by name or from a table file, build a model from the registry with checked
+hyperparameter names, save it with its item titles, recommend in the user's own
+ids, evaluate and tabulate. :mod:`graphrec.demo` chains them on the bundled
+MovieLens sample. Nothing here reads ``sys.argv`` or prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graphrec.data import splits
+from graphrec.data.datasets import Dataset
+from graphrec.data.datasets import load as load_dataset
+from graphrec.data.ids import IdMap
+from graphrec.data.interactions import Interactions
+from graphrec.evaluation import evaluate
+from graphrec.models import get_model_class
+from graphrec.models import load as load_model_dir
+from graphrec.models.base import Recommender
+
+__all__ = [
+    "SavedModel",
+    "read_table",
+    "load_data",
+    "build_model",
+    "save_model",
+    "load_model",
+    "item_info_for",
+    "parse_labels",
+    "make_reranker",
+    "recommend_table",
+    "similar_table",
+    "evaluate_model",
+    "metrics_table",
+    "markdown_table",
+]
+
+ITEMS_FILE = "items.csv"  # item labels and titles, one row per internal item index
+DATA_FILE = "data.json"  # how the training data was loaded (for `graphrec evaluate`)
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+METRIC_COLUMNS = ("recall@20", "ndcg@20", "precision@20", "recall@10", "ndcg@10", "coverage@20")
+
+
+@dataclass
+class SavedModel:
+    """A model loaded from a directory, with what the CLI saved beside it.
+
+    Attributes
+    ----------
+    model : Recommender
+    item_info : DataFrame or None
+        One row per internal item index (``item`` label, ``title`` when known).
+    data : dict or None
+        The data options the model was trained with (see :func:`load_data`).
+    """
+
+    model: Recommender
+    item_info: pd.DataFrame | None = None
+    data: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------- data
+def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV (separator sniffed unless given) or Parquet file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if sep is None and path.suffix.lower() == ".tsv":
+        sep = "\t"
+    return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+
+
+def _is_path(source: str) -> bool:
+    return os.path.exists(source) or source.lower().endswith(TABLE_SUFFIXES) or os.sep in source
+
+
+def load_data(
+    source: str,
+    *,
+    root: str | None = None,
+    user_col: str = "user_id",
+    item_col: str = "item_id",
+    rating_col: str | None = None,
+    time_col: str | None = None,
+    title_col: str | None = None,
+    min_rating: float | None = None,
+    test_size: float = 0.2,
+    random_state: int = 0,
+) -> Dataset:
+    """A named dataset, or a table file split into train and test.
+
+    Parameters
+    ----------
+    source : str
+        A dataset name (``graphrec.datasets.available()``) or a CSV/TSV/Parquet path.
+    root : str, optional
+        Data root for named datasets.
+    user_col, item_col, rating_col, time_col, title_col : str
+        Columns of the file (``title_col`` fills ``item_info["title"]``).
+    min_rating : float, optional
+        Keep rows with ``rating >= min_rating`` as implicit feedback.
+    test_size : float, default 0.2
+        Fraction held out per user: the latest rows when ``time_col`` is given
+        (:func:`graphrec.splits.leave_last_out`), random rows otherwise
+        (:func:`graphrec.splits.random_holdout`).
+    random_state : int, default 0
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing file or dataset.
+    KeyError
+        An unknown dataset name, or a column not in the file.
+    """
+    if not _is_path(source):
+        return load_dataset(source, root=root)
+    df = read_table(source)
+    x = Interactions.from_pandas(df, user_col, item_col, rating_col, time_col, min_rating=min_rating)
+    if time_col is not None:
+        split = splits.leave_last_out(x, n=test_size)
+    else:
+        split = splits.random_holdout(x, test_size=test_size, random_state=random_state)
+    info = None
+    if title_col is not None:
+        if title_col not in df.columns:
+            raise KeyError(f"title column {title_col!r} not found; available columns: {list(df.columns)}")
+        titles = df.drop_duplicates(item_col).set_index(item_col)[title_col]
+        info = pd.DataFrame({"item": x.items.labels, "title": titles.reindex(x.items.labels).to_numpy()})
+    return Dataset(Path(source).stem, split.train, split.test, split.valid, item_info=info, source=str(source))
+
+
+# ---------------------------------------------------------------------- models
+def build_model(
+    name: str,
+    params: dict[str, Any] | None = None,
+    *,
+    random_state: int | None = None,
+    device: str | None = None,
+    verbose: bool | None = None,
+) -> Recommender:
+    """An unfitted model from the registry, with checked hyperparameter names.
+
+    ``random_state``, ``device`` and ``verbose`` are set only on models that take them.
+
+    Raises
+    ------
+    KeyError
+        Unknown model name (the known ones are listed).
+    ValueError
+        A hyperparameter the model does not take (its hyperparameters are listed).
+    """
+    cls = get_model_class(name)
+    known = cls().get_params()
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"its hyperparameters: {', '.join(sorted(known))}"
+        )
+    for key, value in (("random_state", random_state), ("device", device), ("verbose", verbose)):
+        if value is not None and key in known:
+            params.setdefault(key, value)
+    return cls(**params)
+
+
+def save_model(
+    model: Recommender,
+    path: str | os.PathLike,
+    *,
+    item_info: pd.DataFrame | None = None,
+    data: dict[str, Any] | None = None,
+) -> Path:
+    """``model.save(path)`` plus ``items.csv`` (labels, titles) and ``data.json``."""
+    path = Path(path)
+    model.save(path)
+    items = pd.DataFrame({"item": model.items_.labels})
+    if item_info is not None and "title" in item_info.columns:
+        items["title"] = item_info["title"].to_numpy()
+    items.to_csv(path / ITEMS_FILE, index=False)
+    if data is not None:
+        (path / DATA_FILE).write_text(json.dumps(data, indent=1))
+    return path
+
+
+def load_model(path: str | os.PathLike) -> SavedModel:
+    """Load a model directory and the item titles and data options saved beside it.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such directory.
+    graphrec.persistence.ModelFileError
+        Not a (valid) model directory.
+    """
+    path = Path(path)
+    model = load_model_dir(path)
+    info = None
+    if (path / ITEMS_FILE).is_file():
+        items = pd.read_csv(path / ITEMS_FILE, dtype={"item": np.asarray(model.items_.labels).dtype})
+        if len(items) == model.n_items_:
+            info = items
+    data = json.loads((path / DATA_FILE).read_text()) if (path / DATA_FILE).is_file() else None
+    return SavedModel(model, info, data)
+
+
+def item_info_for(items: IdMap, ds: Dataset) -> pd.DataFrame | None:
+    """``ds.item_info`` re-indexed onto another item IdMap (matched by label)."""
+    if ds.item_info is None or "title" not in ds.item_info.columns:
+        return None
+    titles = pd.Series(ds.item_info["title"].to_numpy(), index=ds.train.items.labels)
+    return pd.DataFrame({"item": items.labels, "title": titles.reindex(items.labels).to_numpy()})
+
+
+def parse_labels(idmap: IdMap, raw: Sequence[str], role: str = "user") -> np.ndarray:
+    """Convert ids typed as text to the label type of ``idmap``, checking they exist.
+
+    Raises
+    ------
+    KeyError
+        An id that is not in the model (a few known ids are suggested).
+    """
+    labels = np.asarray(idmap.labels)
+    out: list[Any] = []
+    for r in raw:
+        try:
+            out.append(int(r) if labels.dtype.kind in "iu" else str(r))
+        except ValueError:
+            out.append(None)
+    bad = [r for r, v in zip(raw, out) if v is None or v not in idmap]
+    if bad:
+        raise KeyError(
+            f"unknown {role} id {bad[0]!r} (the model has {len(labels):,} {role}s, "
+            f"e.g. {', '.join(map(str, labels[:3].tolist()))})"
+        )
+    return np.asarray(out, dtype=labels.dtype)
+
+
+def make_reranker(kind: str | None, model: Recommender, item_info: pd.DataFrame | None = None) -> Any:
+    """A re-ranker for ``kind`` ("mmr"/"dpp"): embedding similarity, else item categories."""
+    if kind is None:
+        return None
+    from graphrec.rerank import DPP, MMR, RERANKERS
+
+    if kind not in RERANKERS:
+        raise ValueError(f"rerank must be one of {RERANKERS}, got {kind!r}")
+    similarity: Any = "embedding"
+    if getattr(model, "item_embeddings_", None) is None:
+        if item_info is None or "category" not in item_info.columns:
+            raise ValueError(f"{type(model).__name__} has no item embeddings to diversify with")
+        similarity = item_info["category"].astype("category").cat.codes.to_numpy()
+    return (MMR if kind == "mmr" else DPP)(similarity=similarity)
+
+
+def recommend_table(
+    model: Recommender,
+    users: Sequence[Any],
+    k: int = 10,
+    *,
+    item_info: pd.DataFrame | None = None,
+    rerank: Any = None,
+) -> pd.DataFrame:
+    """Top-``k`` per user label: columns user, rank, item, score[, title]."""
+    return model.recommend_frame(np.asarray(users), k, item_info=item_info, rerank=rerank)
+
+
+def similar_table(
+    model: Recommender, items: Sequence[Any], k: int = 10, *, item_info: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Most similar items per item label: columns item, rank, similar, score[, title]."""
+    labels = np.asarray(items)
+    idx, scores = model.similar_items(model.items_.to_index(labels), k)
+    rows = np.nonzero(idx >= 0)
+    frame = pd.DataFrame(
+        {"item": labels[rows[0]], "rank": rows[1] + 1, "similar": model.items_.to_labels(idx[rows]),
+         "score": scores[rows]}
+    )
+    if item_info is not None and "title" in item_info.columns:
+        frame["title"] = item_info["title"].to_numpy()[idx[rows]]
+    return frame
+
+
+def evaluate_model(
+    model: Recommender, test: Interactions, k: Sequence[int] = (10, 20), *, item_info: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """:func:`graphrec.evaluate`, with genre diversity when ``item_info`` has categories.
+
+    Raises
+    ------
+    ValueError
+        ``test`` is not on the model's user/item ids.
+    """
+    if test.users != model.users_ or test.items != model.items_:
+        raise ValueError("the test data does not use the model's user/item ids (trained on other data?)")
+    features = None
+    if item_info is not None and "category" in item_info.columns:
+        features = item_info["category"].to_numpy()
+    return evaluate(model, test, k=tuple(k), item_features=features)
+
+
+def metrics_table(results: dict[str, dict[str, Any]], columns: Sequence[str] = METRIC_COLUMNS) -> pd.DataFrame:
+    """One row per model: the chosen metrics plus ``fit_s`` when recorded."""
+    rows = {}
+    for name, r in results.items():
+        rows[name] = {c: r.get(c, np.nan) for c in columns}
+        if "fit_s" in r:
+            rows[name]["fit_s"] = r["fit_s"]
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def markdown_table(frame: pd.DataFrame, *, index: bool = True, floatfmt: str = ".4f") -> str:
+    """A GitHub Markdown table (no optional dependency)."""
+    f = frame.reset_index() if index else frame
+
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else format(v, floatfmt)
+        return str(v).replace("|", "\\|")
+
+    head = "| " + " | ".join(map(str, f.columns)) + " |"
+    rule = "|" + "|".join("---:" if f[c].dtype.kind in "iuf" else "---" for c in f.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in f.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
