@@ -170,7 +170,7 @@ def _mmr_steps(lambda_: float):
         m = rel.shape[0]
         ar = np.arange(m)
         available = valid.copy()
-        base = lambda_ * rel
+        base = lambda_ * np.where(valid, rel, 0.0)  # invalid ones are never available
         max_sim = np.zeros_like(rel)
         picked = np.full((m, steps), -1, dtype=np.int64)
         for t in range(steps):
@@ -197,6 +197,7 @@ def _dpp_steps(theta: float):
         m, pool = rel.shape
         ar = np.arange(m)
         available = valid.copy()
+        rel = np.where(valid, rel, 0.0)  # invalid ones are never available
         d2 = np.diagonal(sim, axis1=1, axis2=2).astype(np.float64)
         chol = np.zeros((m, steps, pool))  # row t: the t-th Cholesky vector over candidates
         picked = np.full((m, steps), -1, dtype=np.int64)
