@@ -15,6 +15,7 @@ from graphrec.data.interactions import Interactions
 from graphrec.evaluation import evaluate
 from graphrec.exceptions import NotFittedError, TrainingError
 from graphrec.models import MODELS, EmbeddingRecommender, Popularity, Recommender, load
+from graphrec import ann, coldstart, rerank
 
 __all__ = [
     "__version__",
@@ -35,4 +36,7 @@ __all__ = [
     "graph",
     "metrics",
     "retrieval",
+    "rerank",
+    "coldstart",
+    "ann",
 ]
