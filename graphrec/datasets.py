@@ -3,4 +3,4 @@
 from graphrec.data.datasets import Dataset, available, concat_interactions, data_roots, load
 from graphrec.data.synthetic import synthetic
 
-__all__ = ["Dataset", "load", "available", "synthetic", "data_roots", "concat_interactions"]
+__all__ = ["Dataset", "available", "concat_interactions", "data_roots", "load", "synthetic"]

@@ -8,4 +8,4 @@ from graphrec.data.splits import (
     validation_split,
 )
 
-__all__ = ["Split", "random_holdout", "leave_last_out", "temporal_split", "validation_split"]
+__all__ = ["Split", "leave_last_out", "random_holdout", "temporal_split", "validation_split"]

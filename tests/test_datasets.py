@@ -104,7 +104,7 @@ def test_sample_distinct(pool, data, seed):
 
 
 def test_sample_distinct_uniform_and_bad_input():
-    rows, vals, rank = sample_distinct(np.random.default_rng(0), np.full(20_000, 10), np.full(20_000, 3))
+    _, vals, rank = sample_distinct(np.random.default_rng(0), np.full(20_000, 10), np.full(20_000, 3))
     freq = np.bincount(vals, minlength=10) / len(vals)
     assert np.abs(freq - 0.1).max() < 0.01
     assert np.abs(np.bincount(vals[rank == 0], minlength=10) / 20_000 - 0.1).max() < 0.015
@@ -267,3 +267,15 @@ def test_movielens_small_matches_sample():
         for attr in ("user_idx", "item_idx", "weights", "timestamps"):
             assert np.array_equal(getattr(a, attr), getattr(b, attr))
     pd.testing.assert_frame_equal(ml.item_info, sample.item_info)
+
+
+def test_summary_and_pickle():
+    import pickle
+
+    ds = synthetic()
+    s = ds.summary()
+    assert s["n_interactions"] == s["n_train"] + s["n_test"] == 2000
+    assert s["item_info"] == ["category", "title"] and s["n_valid"] is None
+    back = pickle.loads(pickle.dumps(ds))
+    assert back.train.users is back.test.users
+    assert back.all.nnz == 2000

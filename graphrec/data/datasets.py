@@ -17,31 +17,36 @@ generates a dataset with planted communities.
 
 from __future__ import annotations
 
-import io
 import logging
-import lzma
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from graphrec.data.interactions import Interactions, read_lightgcn_pairs
-from graphrec.data.splits import leave_last_out, validation_split
+from graphrec.data import _readers
+from graphrec.data._readers import BUNDLED, read_bundled_sample
+from graphrec.data.interactions import Interactions
 from graphrec.exceptions import DatasetNotFoundError
 
-__all__ = ["Dataset", "load", "available", "data_roots", "concat_interactions"]
+__all__ = [
+    "Dataset",
+    "available",
+    "concat_interactions",
+    "data_roots",
+    "load",
+    "read_bundled_sample"
+]
 
 logger = logging.getLogger(__name__)
 
-BUNDLED = Path(__file__).resolve().parent / "bundled"
 CACHE = Path("~/.cache/graphrec")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """A named dataset already split into train/test (and maybe validation).
 
@@ -96,6 +101,18 @@ class Dataset:
         """All rows (train, valid, test) as one Interactions on the same IdMaps."""
         return concat_interactions([p for p in (self.train, self.valid, self.test) if p is not None])
 
+    def summary(self) -> dict:
+        """Sizes and contents at a glance (for logs, the CLI and benchmark reports)."""
+        x = self.all
+        return {
+            "name": self.name, "n_users": self.n_users, "n_items": self.n_items,
+            "n_interactions": x.nnz, "n_train": self.train.nnz, "n_test": self.test.nnz,
+            "n_valid": None if self.valid is None else self.valid.nnz, "density": x.density,
+            "weights": x.weights is not None, "timestamps": x.timestamps is not None,
+            "item_info": None if self.item_info is None else list(self.item_info.columns),
+            "source": self.source,
+        }
+
     def __repr__(self) -> str:
         valid = "" if self.valid is None else f", valid={self.valid.nnz:,}"
         return (
@@ -136,93 +153,6 @@ def concat_interactions(parts: list[Interactions]) -> Interactions:
 
 
 # ---------------------------------------------------------------------- loaders
-def _load_lightgcn(name: str, folder: Path) -> Dataset:
-    """LightGCN ``train.txt``/``test.txt``: identity ids, index space = max id over both + 1."""
-    tr_u, tr_i = read_lightgcn_pairs(folder / "train.txt")
-    te_u, te_i = read_lightgcn_pairs(folder / "test.txt")
-    n_users = int(max(tr_u.max(), te_u.max())) + 1
-    n_items = int(max(tr_i.max(), te_i.max())) + 1
-    train = Interactions.from_arrays(tr_u, tr_i, n_users=n_users, n_items=n_items)
-    test = Interactions.from_arrays(te_u, te_i, n_users=n_users, n_items=n_items)
-    return Dataset(name, train, test, source=str(folder))
-
-
-def _read_lastfm(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path, sep="\t", header=None, names=["user", "item", "weight"])
-    for col in ("user", "item"):
-        if df[col].dtype.kind not in "iu":
-            raise ValueError(f"{path}: column {col} holds non-integer ids")
-    if df["weight"].dtype.kind not in "iuf":
-        raise ValueError(f"{path}: the weight column is not numeric")
-    return df
-
-
-def _load_lastfm(name: str, folder: Path) -> Dataset:
-    """Last.fm (HetRec 2011, LightGCN's split): 1-based ids shifted to 0-based.
-
-    Implicit feedback: the listening weights are dropped (as in LightGCN's PyTorch
-    port); every (user, artist) pair counts once.
-    """
-    tr = _read_lastfm(folder / "data1.txt")
-    te = _read_lastfm(folder / "test1.txt")
-    n_users = int(max(tr["user"].max(), te["user"].max()))
-    n_items = int(max(tr["item"].max(), te["item"].max()))
-    if min(tr["user"].min(), te["user"].min(), tr["item"].min(), te["item"].min()) < 1:
-        raise ValueError(f"{folder}: lastfm ids must be 1-based")
-
-    def build(df: pd.DataFrame) -> Interactions:
-        u = df["user"].to_numpy(np.int64) - 1
-        i = df["item"].to_numpy(np.int64) - 1
-        return Interactions.from_arrays(u, i, n_users=n_users, n_items=n_items)
-
-    return Dataset(name, build(tr), build(te), source=str(folder))
-
-
-def _movielens(name: str, ratings: pd.DataFrame, movies: pd.DataFrame, source: str) -> Dataset:
-    """MovieLens ratings -> temporal per-user split; movies -> item_info.
-
-    Ratings (0.5-5) are kept as weights and timestamps as Unix seconds. Split: each
-    user's latest 20% of ratings (by time) are the test set; the latest 10% of each
-    user's remaining ratings are the validation set (``leave_last_out(n=0.2)`` then
-    ``validation_split(method="last", valid_size=0.1)``).
-    """
-    x = Interactions.from_pandas(ratings, "userId", "movieId", rating="rating", timestamp="timestamp")
-    order = np.lexsort((x.item_idx, x.user_idx))  # canonical row order: by user, then item
-    if not np.array_equal(order, np.arange(x.nnz)):
-        x = x.subset(order)
-    split = validation_split(leave_last_out(x, n=0.2), 0.1, method="last")
-    info = movies.drop_duplicates("movieId").set_index("movieId").reindex(x.items.labels)
-    info = info.reset_index().rename_axis("item")
-    info["category"] = info["genres"].str.split("|").str[0]
-    return Dataset(name, split.train, split.test, split.valid, item_info=info, source=source)
-
-
-def _load_movielens(name: str, folder: Path) -> Dataset:
-    ratings = pd.read_csv(folder / "ratings.csv")
-    movies = pd.read_csv(folder / "movies.csv")
-    return _movielens(name, ratings, movies, str(folder))
-
-
-def read_bundled_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The bundled MovieLens latest-small tables ``(ratings, movies)``, as in the CSVs."""
-    with np.load(io.BytesIO(lzma.decompress((BUNDLED / "ratings.npz.xz").read_bytes()))) as z:
-        ratings = pd.DataFrame(
-            {
-                "userId": z["userId"].astype(np.int64),
-                "movieId": z["movieId"].astype(np.int64),
-                "rating": z["rating2"].astype(np.float64) / 2,
-                "timestamp": z["timestamp"].astype(np.int64),
-            }
-        )
-    movies = pd.read_csv(io.BytesIO(lzma.decompress((BUNDLED / "movies.csv.xz").read_bytes())))
-    return ratings, movies
-
-
-def _load_sample(name: str, folder: Path) -> Dataset:
-    ratings, movies = read_bundled_sample()
-    return _movielens(name, ratings, movies, f"bundled copy of MovieLens latest-small ({folder})")
-
-
 _GH = "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/master/data"
 
 
@@ -230,7 +160,7 @@ _GH = "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/master/data"
 class _Spec:
     folders: tuple[str, ...]
     files: tuple[str, ...]
-    loader: Callable[[str, Path], Dataset]
+    reader: Callable[[Path], _readers.Parts]
     description: str
     urls: dict[str, str] = field(default_factory=dict)  # file name -> URL
     sha256: dict[str, str] = field(default_factory=dict)  # file name -> checksum, where known
@@ -240,7 +170,7 @@ class _Spec:
 _LIGHTGCN_FILES = ("train.txt", "test.txt")
 _SPECS: dict[str, _Spec] = {
     "gowalla": _Spec(
-        ("gowalla",), _LIGHTGCN_FILES, _load_lightgcn,
+        ("gowalla",), _LIGHTGCN_FILES, _readers.read_lightgcn,
         "Gowalla check-ins, the LightGCN split (29,858 users, 40,981 items)",
         urls={f: f"{_GH}/gowalla/{f}" for f in _LIGHTGCN_FILES},
         # sha256 of the reference copies (shared/data/README.md). That README says its
@@ -252,22 +182,22 @@ _SPECS: dict[str, _Spec] = {
         },
     ),
     "yelp2018": _Spec(  # checksums unknown: not verified
-        ("yelp2018",), _LIGHTGCN_FILES, _load_lightgcn,
+        ("yelp2018",), _LIGHTGCN_FILES, _readers.read_lightgcn,
         "Yelp 2018, the LightGCN split (download only)",
         urls={f: f"{_GH}/yelp2018/{f}" for f in _LIGHTGCN_FILES},
     ),
     "lastfm": _Spec(  # checksums unknown: not verified
-        ("lastfm",), ("data1.txt", "test1.txt"), _load_lastfm,
+        ("lastfm",), ("data1.txt", "test1.txt"), _readers.read_lastfm,
         "Last.fm HetRec 2011, LightGCN's split (1,892 users, 4,489 artists; implicit)",
         urls={f: f"{_GH}/lastfm/{f}" for f in ("data1.txt", "test1.txt", "trustnetwork.txt")},
     ),
     "movielens-small": _Spec(  # verified against GroupLens' published .md5 (no sha256 known)
-        ("ml-latest-small", "movielens-small"), ("ratings.csv", "movies.csv"), _load_movielens,
+        ("ml-latest-small", "movielens-small"), ("ratings.csv", "movies.csv"), _readers.read_movielens,
         "MovieLens latest-small (610 users, 9,724 rated movies; ratings, time, titles, genres)",
         zip_url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
     ),
     "sample": _Spec(
-        ("bundled",), ("ratings.npz.xz", "movies.csv.xz"), _load_sample,
+        ("bundled",), ("ratings.npz.xz", "movies.csv.xz"), _readers.read_sample,
         "bundled copy of MovieLens latest-small (no data root needed)",
     ),
 }
@@ -309,7 +239,7 @@ def data_roots(root: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
 
 
 def _candidates(spec: _Spec, root: str | os.PathLike | None) -> list[tuple[Path, str]]:
-    if spec.loader is _load_sample:
+    if spec.reader is _readers.read_sample:
         return [(BUNDLED, "the graphrec package")]
     return [(base / f, why) for base, why in data_roots(root) for f in spec.folders] + (
         [(Path(root).expanduser(), "the root argument (as the dataset folder)")] if root is not None else []
@@ -392,7 +322,9 @@ def load(name: str, root: str | os.PathLike | None = None, *, download: bool = F
     if folder is None:
         raise DatasetNotFoundError(_not_found_message(key, spec, root))
     logger.info("loading %s from %s", key, folder)
-    return spec.loader(key, folder)
+    parts = spec.reader(folder)
+    source = f"bundled copy of MovieLens latest-small ({folder})" if key == "sample" else str(folder)
+    return Dataset(key, *parts, source=source)
 
 
 def _not_found_message(key: str, spec: _Spec, root: str | os.PathLike | None) -> str:

@@ -23,8 +23,8 @@ from graphrec.data.interactions import Interactions
 
 __all__ = [
     "Split",
-    "random_holdout",
     "leave_last_out",
+    "random_holdout",
     "temporal_split",
     "validation_split",
 ]
@@ -127,8 +127,8 @@ def _check_interactions(x: object, name: str = "x") -> Interactions:
 
 def _per_user_count(size: float, degrees: NDArray[np.int64], name: str) -> NDArray[np.int64]:
     """Rows to hold out per user: ``size`` itself if an int >= 1, else round(size * degree)."""
-    if isinstance(size, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a fraction in (0, 1) or an int >= 1, got {size!r}")
+    if isinstance(size, (bool, np.bool_)):  # a bad value for a size, as in scikit-learn
+        raise ValueError(f"{name} must be a fraction in (0, 1) or an int >= 1, got {size!r}")  # noqa: TRY004
     if isinstance(size, (int, np.integer)):
         if size < 1:
             raise ValueError(f"{name} must be a fraction in (0, 1) or an int >= 1, got {size!r}")

@@ -10,7 +10,7 @@ from graphrec.data.datasets import Dataset
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 
-__all__ = ["synthetic", "sample_distinct"]
+__all__ = ["sample_distinct", "synthetic"]
 
 
 
@@ -86,7 +86,7 @@ def synthetic(
     if density is not None:
         if not 0.0 < density <= 1.0:
             raise ValueError(f"density must be in (0, 1], got {density!r}")
-        interactions_per_user = int(round(density * n_items))
+        interactions_per_user = round(density * n_items)
     m = min(10, n_items) if interactions_per_user is None else interactions_per_user
     if not isinstance(m, (int, np.integer)) or not 2 <= m <= n_items:
         raise ValueError(f"interactions_per_user must be an int in [2, n_items={n_items}], got {m!r}")
