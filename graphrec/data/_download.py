@@ -58,7 +58,7 @@ def download_file(url: str, dest: Path, sha256: str | None = None, *, timeout: f
 
 
 def _md5_of(path: Path) -> str:
-    digest = hashlib.md5()
+    digest = hashlib.md5()  # GroupLens publishes md5 sums only
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
