@@ -1,0 +1,30 @@
+"""Pictures of the graph and the models: neighbourhood views, embedding maps, curves.
+
+Plotting libraries (matplotlib, plotly) are imported inside the functions, so
+``import graphrec`` (and ``import graphrec.viz``) never loads them.
+
+- :func:`neighborhood` / :func:`draw_neighborhood`: the k-hop ego graph of a user or
+  item with the model's recommendations and the paths that lead to them (matplotlib);
+  :func:`neighborhood_graph` computes the same as tables, with positions.
+- :func:`neighborhood_html`: the same view as a self-contained interactive HTML file.
+- :func:`embedding_map`, :func:`project_embeddings`: 2-D maps of embeddings.
+- :func:`training_curves`: loss and metrics over epochs from a model's history.
+- :func:`save_figure`: save a figure by extension.
+"""
+
+from graphrec.viz.embeddings import embedding_map, project_embeddings, training_curves
+from graphrec.viz.html import neighborhood_html
+from graphrec.viz.layout import Neighborhood, neighborhood_graph
+from graphrec.viz.neighborhood import draw_neighborhood, neighborhood, save_figure
+
+__all__ = [
+    "Neighborhood",
+    "neighborhood_graph",
+    "neighborhood",
+    "draw_neighborhood",
+    "neighborhood_html",
+    "embedding_map",
+    "project_embeddings",
+    "training_curves",
+    "save_figure",
+]

@@ -1,0 +1,270 @@
+"""Embedding maps (2-D projections) and training curves.
+
+matplotlib and scikit-learn's manifold code are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+__all__ = ["project_embeddings", "embedding_map", "training_curves", "METHODS"]
+
+METHODS = ("pca", "tsne", "umap")
+
+
+def project_embeddings(
+    vectors: NDArray, method: str = "pca", *, random_state: int | None = 0, **kwargs: Any
+) -> NDArray[np.float32]:
+    """Project embeddings to 2-D.
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (n, d)
+    method : {"pca", "tsne", "umap"}
+        scikit-learn PCA or t-SNE (``init="pca"``, perplexity capped for small n);
+        UMAP needs the ``umap-learn`` package.
+    random_state : int, default 0
+    **kwargs
+        Passed to the projector.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 2)
+
+    Raises
+    ------
+    ValueError
+        Unknown method, fewer than 3 rows, non-2-D or non-finite input.
+    ImportError
+        ``method="umap"`` without umap-learn.
+
+    Examples
+    --------
+    >>> project_embeddings(np.eye(4, 3), "pca").shape
+    (4, 2)
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    v = np.asarray(vectors, np.float32)
+    if v.ndim != 2 or len(v) < 3:
+        raise ValueError(f"vectors must be 2-D with at least 3 rows, got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise ValueError("vectors contain NaN or inf")
+    if v.shape[1] <= 2 and method == "pca":
+        return np.pad(v, ((0, 0), (0, 2 - v.shape[1]))).astype(np.float32)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        out = PCA(n_components=2, random_state=random_state, **kwargs).fit_transform(v)
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        kwargs.setdefault("perplexity", min(30.0, (len(v) - 1) / 3))
+        kwargs.setdefault("init", "pca")
+        out = TSNE(n_components=2, random_state=random_state, **kwargs).fit_transform(v)
+    else:
+        try:
+            import umap
+        except ImportError as exc:
+            raise ImportError("method='umap' needs umap-learn: pip install umap-learn") from exc
+        out = umap.UMAP(n_components=2, random_state=random_state, **kwargs).fit_transform(v)
+    return np.asarray(out, np.float32)
+
+
+def _colours(model: Any, kind: str, color: Any, item_info, vectors, random_state, n_clusters):
+    """(values, is_categorical, name) for the points."""
+    n = len(vectors)
+    if color is None:
+        return None, False, None
+    if not isinstance(color, str):
+        vals = np.asarray(color)
+        if len(vals) != n:
+            raise ValueError(f"color has {len(vals)} values for {n} points")
+        return vals, vals.dtype.kind in "OUSb", "value"
+    if color == "popularity":
+        seen = model.seen_
+        deg = np.asarray(seen.sum(axis=0 if kind == "item" else 1)).ravel()
+        return np.log1p(deg), False, "log(1 + interactions)"
+    if color in ("genre", "category"):
+        if kind != "item" or item_info is None:
+            raise ValueError(f"color={color!r} needs item embeddings and item_info")
+        if "category" in item_info.columns:
+            cat = item_info["category"]
+        elif "genres" in item_info.columns:
+            cat = item_info["genres"].astype(str).str.split("|").str[0]
+        else:
+            raise ValueError("item_info has neither a 'category' nor a 'genres' column")
+        return cat.reindex(np.arange(n)).fillna("unknown").astype(str).to_numpy(), True, "genre"
+    if color == "community":
+        if item_info is not None and kind == "item" and "community" in item_info.columns:
+            return item_info["community"].reindex(np.arange(n)).astype(str).to_numpy(), True, "community"
+        from sklearn.cluster import KMeans
+
+        lab = KMeans(n_clusters=min(n_clusters, n), n_init=3, random_state=random_state).fit_predict(vectors)
+        return np.array([f"cluster {c}" for c in lab]), True, "k-means cluster"
+    raise ValueError(f"color must be 'genre', 'popularity', 'community', an array or None, got {color!r}")
+
+
+def embedding_map(
+    model: Any = None,
+    *,
+    kind: str = "item",
+    vectors: NDArray | None = None,
+    method: str = "pca",
+    color: Any = "popularity",
+    item_info: pd.DataFrame | None = None,
+    max_points: int = 5000,
+    max_categories: int = 10,
+    n_clusters: int = 8,
+    label_top: int = 12,
+    random_state: int | None = 0,
+    ax: Any = None,
+    figsize: tuple[float, float] = (10, 8),
+) -> Any:
+    """A 2-D map of item (or user) embeddings, coloured by genre, popularity or community.
+
+    Parameters
+    ----------
+    model : EmbeddingRecommender, optional
+        Fitted; its ``item_embeddings_`` / ``user_embeddings_`` are drawn.
+    kind : {"item", "user"}
+    vectors : ndarray, optional
+        Embeddings to draw instead of the model's.
+    method : {"pca", "tsne", "umap"}
+    color : {"genre", "popularity", "community"}, array or None
+        "genre": ``item_info``'s ``category`` (else first of ``genres``), the
+        ``max_categories`` most frequent kept, the rest "other"; "popularity": log
+        training degree (needs a model); "community": ``item_info["community"]`` when
+        present, else k-means clusters of the embeddings; an array: one value per row.
+    item_info : DataFrame, optional
+        Also labels the ``label_top`` most popular items by title.
+    max_points : int, default 5000
+        Draw a seeded random sample of at most this many points (t-SNE is O(n log n)).
+    random_state : int, default 0
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if kind not in ("item", "user"):
+        raise ValueError(f"kind must be 'item' or 'user', got {kind!r}")
+    if vectors is None:
+        if model is None:
+            raise ValueError("give a fitted model or vectors")
+        vectors = getattr(model, f"{kind}_embeddings_", None)
+        if vectors is None:
+            raise AttributeError(f"{type(model).__name__} has no {kind}_embeddings_")
+    vectors = np.asarray(vectors, np.float32)
+    values, categorical, cname = _colours(model, kind, color, item_info, vectors, random_state, n_clusters)
+    rows = np.arange(len(vectors))
+    if len(rows) > max_points:
+        rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_points, replace=False))
+    xy = project_embeddings(vectors[rows], method, random_state=random_state)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    if values is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6, lw=0)
+    elif categorical:
+        vals = values[rows].astype(str)
+        top = pd.Series(vals).value_counts().index[:max_categories].tolist()
+        vals = np.where(np.isin(vals, top), vals, "other")
+        cmap = plt.get_cmap("tab10" if len(top) <= 10 else "tab20")
+        order = top + (["other"] if (vals == "other").any() else [])
+        for j, cat in enumerate(order):
+            m = vals == cat
+            c = "#cccccc" if cat == "other" else cmap(j % cmap.N)
+            ax.scatter(xy[m, 0], xy[m, 1], s=7, alpha=0.7, lw=0, color=c, label=f"{cat} ({m.sum()})")
+        ax.legend(title=cname, fontsize=8, markerscale=2.5, loc="best", framealpha=0.85)
+    else:
+        sc = ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.7, lw=0, c=values[rows], cmap="viridis")
+        fig.colorbar(sc, ax=ax, label=cname, shrink=0.8)
+    if label_top and kind == "item" and model is not None and item_info is not None and "title" in item_info:
+        deg = np.asarray(model.seen_.sum(axis=0)).ravel()[rows]
+        for j in np.argsort(-deg, kind="stable")[:label_top]:
+            ax.annotate(str(item_info["title"].get(rows[j], rows[j]))[:30], xy[j], fontsize=7,
+                        xytext=(3, 3), textcoords="offset points", alpha=0.9)
+    name = type(model).__name__ if model is not None else "embeddings"
+    ax.set_title(f"{name}: {kind} embeddings ({method.upper() if method != 'tsne' else 't-SNE'}, "
+                 f"{len(rows)} of {len(vectors)} shown)")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, ax: Any = None,
+                    figsize: tuple[float, float] = (11, 4.5)) -> Any:
+    """Loss and validation metrics over epochs.
+
+    Parameters
+    ----------
+    model_or_history : Recommender, list of dict or list of float
+        A fitted model with ``history_`` (list of dicts with ``epoch``, ``loss``,
+        ``seconds`` and metric keys such as ``"recall@20"``) and/or ``loss_history_``
+        (list of float); or such a list itself.
+    metrics : list of str, optional
+        Metric keys to plot; default every key other than epoch/loss/seconds/lr
+        with at least one numeric value.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Loss on the left (log scale when it spans > 10x), metrics on the right when any.
+
+    Raises
+    ------
+    ValueError
+        No history to draw.
+    """
+    import matplotlib.pyplot as plt
+
+    hist = model_or_history
+    if not isinstance(hist, (list, tuple)):
+        hist = getattr(model_or_history, "history_", None) or getattr(model_or_history, "loss_history_", None)
+    if not hist:
+        raise ValueError("no training history: the model has neither history_ nor loss_history_")
+    if not isinstance(hist[0], dict):
+        hist = [{"epoch": e + 1, "loss": float(v)} for e, v in enumerate(hist)]
+    frame = pd.DataFrame(list(hist))
+    if "epoch" not in frame:
+        frame["epoch"] = np.arange(1, len(frame) + 1)
+    skip = {"epoch", "loss", "seconds", "lr", "time"}
+    if metrics is None:
+        metrics = [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
+                   and frame[c].notna().any()]
+    n_panels = 1 + bool(metrics)
+    if ax is None:
+        fig, axes = plt.subplots(1, n_panels, figsize=figsize if n_panels == 2 else (6, 4.5), squeeze=False)
+        axes = axes[0]
+    else:
+        fig, axes = ax.figure, [ax] * n_panels
+    if "loss" in frame:
+        loss = frame["loss"].astype(float)
+        axes[0].plot(frame["epoch"], loss, color="#1f77b4", marker="." if len(frame) < 60 else None)
+        axes[0].set_ylabel("training loss")
+        if loss.gt(0).all() and loss.max() / loss.min() > 10:
+            axes[0].set_yscale("log")
+    axes[0].set_xlabel("epoch")
+    title = "training loss"
+    if "seconds" in frame and frame["seconds"].notna().any():
+        title += f" ({frame['seconds'].sum():.0f} s total)"
+    axes[0].set_title(title)
+    axes[0].grid(alpha=0.3)
+    if metrics:
+        for m in metrics:
+            s = frame[["epoch", m]].dropna()
+            axes[-1].plot(s["epoch"], s[m], marker="o", ms=3, label=m)
+        axes[-1].set_xlabel("epoch")
+        axes[-1].set_title("validation metrics")
+        axes[-1].legend(fontsize=9)
+        axes[-1].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
