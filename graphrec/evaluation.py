@@ -52,9 +52,7 @@ def rank_all(
     """
     exclude = model.seen_ if exclude is None else exclude
     ranked = np.empty((len(users), k), np.int64)
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
-        scores = model._score(batch, similarity)
+    for start, batch, scores in model._score_batches(users, similarity, batch_size):
         ranked[start : start + len(batch)] = top_k(scores, k, exclude=exclude, rows=batch)[0]
     return ranked
 

@@ -8,6 +8,7 @@ persistence) lives here once.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,18 @@ class Recommender(BaseEstimator):
     def _score(self, users: NDArray[np.int64], similarity: str | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement _score")
 
+    def _score_batches(
+        self, users: NDArray[np.int64], similarity: str | None, batch_size: int
+    ) -> Iterator[tuple[int, NDArray[np.int64], torch.Tensor]]:
+        """Yield ``(start, batch, scores)`` over ``users`` in batches.
+
+        The scores of a batch are only valid until the next one is requested:
+        subclasses may reuse one buffer (callers mask and rank them in place).
+        """
+        for start in range(0, len(users), batch_size):
+            batch = users[start : start + batch_size]
+            yield start, batch, self._score(batch, similarity)
+
     @property
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
@@ -179,9 +192,7 @@ class Recommender(BaseEstimator):
             pool = max(k, reranker.pool_size(k))
         out_idx = np.empty((len(users), k), np.int64)
         out_scores = np.empty((len(users), k), np.float32)
-        for start in range(0, len(users), self._batch_size):
-            batch = users[start : start + self._batch_size]
-            scores = self._score(batch, similarity)
+        for start, batch, scores in self._score_batches(users, similarity, self._batch_size):
             idx, sc = top_k(
                 scores, pool, exclude=self.seen_ if exclude_seen else None, rows=batch, allowed=allowed
             )
@@ -379,6 +390,38 @@ class EmbeddingRecommender(Recommender):
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
         u, v = self._embedding_tensors()
         return embedding_scores(u[torch.from_numpy(users).to(u.device)], v, similarity)
+
+    def _score_batches(
+        self, users: NDArray[np.int64], similarity: str | None, batch_size: int
+    ) -> Iterator[tuple[int, NDArray[np.int64], torch.Tensor]]:
+        # One score buffer reused across batches: a fresh (batch x n_items) tensor per
+        # batch costs as much in page faults as the matrix product itself on CPU.
+        similarity = similarity or self._default_similarity()
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        u, v = self._embedding_tensors()
+        if similarity == "cosine":
+            v = torch.nn.functional.normalize(v, dim=1)
+        on_cpu = v.device.type == "cpu"
+        buffer = torch.empty((min(batch_size, len(users)), v.shape[0]), device=v.device)
+        if on_cpu:
+            # numpy's OpenBLAS sgemm measured 2.4x faster than torch's MKL one on the
+            # AMD CPUs we benchmark on (0.115 s vs 0.28 s per 2048 x 40,981 x 64 block);
+            # the buffer is shared, so torch ranks it without a copy.
+            v_np, buffer_np = v.numpy(), buffer.numpy()
+        for start in range(0, len(users), batch_size):
+            batch = users[start : start + batch_size]
+            q = u[torch.from_numpy(batch).to(u.device)]
+            if similarity == "cosine":
+                q = torch.nn.functional.normalize(q, dim=1)
+            out = buffer[: len(batch)]
+            if on_cpu:
+                np.matmul(q.numpy(), v_np.T, out=buffer_np[: len(batch)])
+            else:
+                torch.mm(q, v.T, out=out)
+            if similarity == "cosine":
+                out.clamp_(-1.0, 1.0)
+            yield start, batch, out
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
