@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -47,3 +49,17 @@ class Popularity(Recommender):
             raise ValueError("Popularity has no embeddings; similarity must be None")
         pop = torch.from_numpy(self.item_popularity_)
         return pop.unsqueeze(0).repeat(len(users), 1)
+
+    def _score_batches(
+        self, users: NDArray[np.int64], similarity: str | None, batch_size: int
+    ) -> Iterator[tuple[int, NDArray[np.int64], torch.Tensor]]:
+        # every row is the same vector: refill one reused buffer instead of allocating
+        if similarity is not None:
+            raise ValueError("Popularity has no embeddings; similarity must be None")
+        pop = torch.from_numpy(self.item_popularity_)
+        buffer = torch.empty((min(batch_size, len(users)), len(pop)))
+        for start in range(0, len(users), batch_size):
+            batch = users[start : start + batch_size]
+            out = buffer[: len(batch)]
+            out.copy_(pop.expand_as(out))
+            yield start, batch, out
