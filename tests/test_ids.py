@@ -96,3 +96,11 @@ def test_immutable():
     with pytest.raises(ValueError):
         m.labels[0] = 1
     assert repr(IdMap.identity(3)) == "IdMap(n=3, identity)"
+
+
+def test_huge_uint64_ids_do_not_wrap():
+    big = np.array([2**63 + 5, 1], dtype=np.uint64)
+    m = IdMap(big)
+    assert all(int(lab) > 0 for lab in m.labels.tolist())
+    assert m.to_index(big).tolist() == [0, 1]
+    assert m.to_labels([0]).tolist() == [str(2**63 + 5)]

@@ -39,6 +39,8 @@ class IdMap:
         arr = _as_label_array(labels)
         if arr.ndim != 1:
             raise ValueError(f"labels must be 1-D, got shape {arr.shape}")
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            arr = arr.astype(str)  # uint64 ids beyond int64 (hashes) would wrap negative
         if arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
             is_identity = bool(len(arr) == 0 or np.array_equal(arr, np.arange(len(arr))))
