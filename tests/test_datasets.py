@@ -276,6 +276,7 @@ def test_summary_and_pickle():
     s = ds.summary()
     assert s["n_interactions"] == s["n_train"] + s["n_test"] == 2000
     assert s["item_info"] == ["category", "title"] and s["n_valid"] is None
+    assert ds.split.report()["test_only_users"] == 0 and ds.split.train is ds.train
     back = pickle.loads(pickle.dumps(ds))
     assert back.train.users is back.test.users
     assert back.all.nnz == 2000

@@ -30,6 +30,7 @@ import pandas as pd
 from graphrec.data import _readers
 from graphrec.data._readers import BUNDLED, read_bundled_sample
 from graphrec.data.interactions import Interactions
+from graphrec.data.splits import Split
 from graphrec.exceptions import DatasetNotFoundError
 
 __all__ = [
@@ -66,6 +67,8 @@ class Dataset:
 
     Attributes
     ----------
+    split : Split
+        ``Split(train, test, valid)``; ``ds.split.report()`` counts cold users/items.
     all : Interactions
         Every interaction (train, then valid, then test rows) on the same IdMaps:
         the unsplit data, for re-splitting with :mod:`graphrec.splits`.
@@ -95,6 +98,11 @@ class Dataset:
     def n_items(self) -> int:
         """Size of the item index space."""
         return self.train.n_items
+
+    @property
+    def split(self) -> Split:
+        """The parts as a :class:`~graphrec.splits.Split` (e.g. for ``split.report()``)."""
+        return Split(self.train, self.test, self.valid)
 
     @cached_property
     def all(self) -> Interactions:
