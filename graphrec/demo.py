@@ -30,6 +30,7 @@ from graphrec.workflow import (
     make_reranker,
     markdown_table,
     metrics_table,
+    parse_labels,
     recommend_table,
     save_model,
 )
@@ -107,7 +108,7 @@ def _settings(name: str, scale: float) -> dict[str, Any]:
 
 def _pick_users(model: Recommender, n: int, users: Sequence[Any] | None) -> list[Any]:
     if users is not None:
-        return list(users)
+        return parse_labels(model.users_, [str(u) for u in users]).tolist()
     degrees = np.diff(model.seen_.indptr)
     idx = np.flatnonzero((degrees >= 20) & (degrees <= 200))[:n]
     return model.users_.to_labels(idx).tolist()

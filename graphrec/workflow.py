@@ -105,6 +105,7 @@ def load_data(
     min_rating: float | None = None,
     test_size: float = 0.2,
     random_state: int = 0,
+    download: bool = False,
 ) -> Dataset:
     """A named dataset, or a table file split into train and test.
 
@@ -123,6 +124,8 @@ def load_data(
         (:func:`graphrec.splits.leave_last_out`), random rows otherwise
         (:func:`graphrec.splits.random_holdout`).
     random_state : int, default 0
+    download : bool, default False
+        Fetch a missing named dataset (see :func:`graphrec.datasets.load`).
 
     Returns
     -------
@@ -136,7 +139,7 @@ def load_data(
         An unknown dataset name, or a column not in the file.
     """
     if not _is_path(source):
-        return load_dataset(source, root=root)
+        return load_dataset(source, root=root, download=download)
     df = read_table(source)
     x = Interactions.from_pandas(df, user_col, item_col, rating_col, time_col, min_rating=min_rating)
     if time_col is not None:
@@ -194,12 +197,18 @@ def save_model(
     item_info: pd.DataFrame | None = None,
     data: dict[str, Any] | None = None,
 ) -> Path:
-    """``model.save(path)`` plus ``items.csv`` (labels, titles) and ``data.json``."""
+    """``model.save(path)`` plus ``items.csv`` and ``data.json`` beside it.
+
+    ``items.csv`` holds one row per internal item index: the ``item`` label and,
+    when ``item_info`` has them, ``title``, ``category`` and ``genres``.
+    ``data.json`` records ``data`` (how the training data was loaded).
+    """
     path = Path(path)
     model.save(path)
     items = pd.DataFrame({"item": model.items_.labels})
-    if item_info is not None and "title" in item_info.columns:
-        items["title"] = item_info["title"].to_numpy()
+    for col in ("title", "category", "genres"):
+        if item_info is not None and col in item_info.columns:
+            items[col] = item_info[col].to_numpy()
     items.to_csv(path / ITEMS_FILE, index=False)
     if data is not None:
         (path / DATA_FILE).write_text(json.dumps(data, indent=1))
@@ -231,8 +240,12 @@ def item_info_for(items: IdMap, ds: Dataset) -> pd.DataFrame | None:
     """``ds.item_info`` re-indexed onto another item IdMap (matched by label)."""
     if ds.item_info is None or "title" not in ds.item_info.columns:
         return None
-    titles = pd.Series(ds.item_info["title"].to_numpy(), index=ds.train.items.labels)
-    return pd.DataFrame({"item": items.labels, "title": titles.reindex(items.labels).to_numpy()})
+    out = pd.DataFrame({"item": items.labels})
+    for col in ("title", "category"):
+        if col in ds.item_info.columns:
+            by_label = pd.Series(ds.item_info[col].to_numpy(), index=ds.train.items.labels)
+            out[col] = by_label.reindex(items.labels).to_numpy()
+    return out
 
 
 def parse_labels(idmap: IdMap, raw: Sequence[str], role: str = "user") -> np.ndarray:
