@@ -1,107 +1,57 @@
-"""Benchmark entry point: fit a model on a named dataset, evaluate, save, report.
+"""Benchmark entry point: one (dataset, model) run, or the whole suite with peers and a report.
 
 Usage::
 
+    # one run, in this process: OUT/<dataset>/<model>/results.json and the saved model
     python benchmarks/run.py --dataset gowalla --model popularity --out benchmarks/out
-    python benchmarks/run.py --dataset gowalla --model lightgcn --full --out benchmarks/out
 
-Each run prints a table, writes ``OUT/<dataset>/<model>/results.json`` (metrics,
-fit/eval seconds, peak memory, settings, versions) and saves the fitted model in
-``OUT/<dataset>/<model>/model`` (loadable with ``graphrec.load``). The settings per
-(model, dataset) recorded here are the ones behind the figures in RESULTS.md.
+    # the suite: every graphrec model and every installed peer on every dataset, each
+    # (dataset, model) in a fresh subprocess; Markdown + JSON + PNG plots under OUT
+    python benchmarks/run.py --quick                  # bundled sample + synthetic, seconds
+    python benchmarks/run.py --full                   # gowalla, lastfm, movielens-small;
+                                                      # also rewrites benchmarks/RESULTS.md
+    python benchmarks/run.py --full --dataset lastfm  # the suite restricted to some datasets/models
+    python benchmarks/run.py --full --resume          # rerun only jobs without an ok result
+
+Settings per (model, dataset) come from benchmarks/settings.py; peer recipes from
+benchmarks/peers.py. ``main(argv)`` is what ``graphrec benchmark`` calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import scipy
-import sklearn
-import torch
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-import graphrec as gr
-from graphrec.datasets import load as load_dataset
-from graphrec.models import get_model_class
+from jobs import run_job  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from settings import SETTINGS, settings_for  # noqa: E402
+__all__ = ["main", "run_one", "format_table"]
 
-DATASETS = ("gowalla", "lastfm", "movielens-small", "sample")
+DATASETS = ("gowalla", "lastfm", "movielens-small", "sample", "synthetic")
 
 
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux ru_maxrss is KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, root: str | None,
+            seed: int = 0) -> dict[str, Any]:
+    """Load, fit, evaluate and save one (dataset, model) pair; return the results dict.
 
-
-def versions() -> dict[str, str]:
-    return {
-        "graphrec": gr.__version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-        "cpu": _cpu_model(),
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def run_one(
-    dataset: str, model_name: str, *, quick: bool, out: Path | None, root: str | None, seed: int
-) -> dict[str, Any]:
-    """Load, fit, evaluate and save one (dataset, model) pair; return the results dict."""
-    t0 = time.perf_counter()
-    ds = load_dataset(dataset, root=root)
-    load_seconds = time.perf_counter() - t0
-    cls = get_model_class(model_name)
-    params = settings_for(model_name, dataset, quick)
-    if "random_state" in cls().get_params():
-        params.setdefault("random_state", seed)
-    model = cls(**params)
-    t0 = time.perf_counter()
-    model.fit(ds.train, valid=ds.valid) if ds.valid is not None else model.fit(ds.train)
-    fit_seconds = time.perf_counter() - t0
-    features = None
-    if ds.item_info is not None and "category" in ds.item_info.columns:
-        features = ds.item_info["category"].to_numpy()
-    metrics = gr.evaluate(model, ds.test, k=(10, 20), item_features=features)
-    result = {
-        "dataset": dataset,
-        "model": model_name,
-        "mode": "quick" if quick else "full",
-        "settings": model.get_params(),
-        "metrics": {k: v for k, v in metrics.items() if k != "seconds"},
-        "load_seconds": load_seconds,
-        "fit_seconds": fit_seconds,
-        "eval_seconds": metrics["seconds"],
-        "peak_memory_mb": peak_memory_mb(),
-        "history": getattr(model, "history_", None),
-        "versions": versions(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-    if out is not None:
-        target = out / dataset / model_name
+    Writes ``out/<dataset>/<model>/results.json`` and, for graphrec models, the fitted
+    model in ``out/<dataset>/<model>/model`` (``graphrec.load`` reads it back; peers
+    are not in graphrec's registry, so only their results are written).
+    """
+    target = None if out is None else Path(out) / dataset / model_name
+    result, model = run_job(dataset, model_name, quick=quick, root=root, seed=seed,
+                            cache_dir=None if out is None else Path(out) / dataset)
+    if target is not None:
         target.mkdir(parents=True, exist_ok=True)
-        model.save(target / "model")
+        if result["kind"] == "graphrec":
+            model.save(target / "model")
+            result["model_path"] = str(target / "model")
         tmp = target / "results.json.tmp"
         tmp.write_text(json.dumps(result, indent=1, default=str))
         tmp.replace(target / "results.json")
@@ -109,39 +59,78 @@ def run_one(
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
-    """A Markdown table of the headline figures."""
+    """A Markdown table of the headline figures of single runs."""
     cols = ["recall@20", "ndcg@20", "precision@20", "map@20", "recall@10", "ndcg@10", "coverage@20"]
     head = "| dataset | model | " + " | ".join(cols) + " | fit s | eval s | peak MB |"
     lines = [head, "|" + "---|" * (len(cols) + 5)]
     for r in results:
         m = r["metrics"]
         vals = " | ".join(f"{m.get(c, float('nan')):.4f}" for c in cols)
-        lines.append(
-            f"| {r['dataset']} | {r['model']} | {vals} | {r['fit_seconds']:.1f} | "
-            f"{r['eval_seconds']:.1f} | {r['peak_memory_mb']:.0f} |"
-        )
+        lines.append(f"| {r['dataset']} | {r['model']} | {vals} | {r['fit_seconds']:.1f} | "
+                     f"{r['eval_seconds']:.1f} | {r['peak_memory_mb']:.0f} |")
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="gowalla", help=f"one of {DATASETS}")
-    parser.add_argument("--model", default="popularity", help=f"one of {sorted(SETTINGS)}")
+def _names(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphrec benchmark", description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", help=f"one of {DATASETS}, or a comma list (suite)")
+    parser.add_argument("--model", help="a graphrec model or peer name, or a comma list (suite)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small budgets (smoke test)")
+    mode.add_argument("--quick", action="store_true", help="small budgets; the suite uses sample + synthetic")
     mode.add_argument("--full", action="store_true", help="the recorded settings (default)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default benchmarks/out, or benchmarks/out/quick with --quick)")
     parser.add_argument("--root", default=None, help="data root (default: GRAPHREC_DATA, ../shared/data)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        result = run_one(args.dataset, args.model, quick=args.quick, out=args.out, root=args.root, seed=args.seed)
-    except (KeyError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(format_table([result]))
-    print(f"results and model written under {args.out / args.dataset / args.model}")
-    return 0
+    parser.add_argument("--suite", action="store_true", help="run as a suite even for one dataset and model")
+    parser.add_argument("--no-peers", action="store_true", help="suite without the peer libraries")
+    parser.add_argument("--resume", action="store_true", help="suite: keep jobs that already have an ok result")
+    parser.add_argument("--deadline", type=float, default=None,
+                        help="suite: minutes after which no job starts and running ones are stopped")
+    parser.add_argument("--results-md", type=Path, default=None,
+                        help="suite: Markdown file whose generated section is rewritten "
+                             "(default benchmarks/RESULTS.md with --full, none with --quick)")
+    parser.add_argument("--plots-dir", type=Path, default=None,
+                        help="suite: where PNG plots go (default benchmarks/plots with --full, OUT/plots otherwise)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (``python benchmarks/run.py`` and ``graphrec benchmark``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    quick = bool(args.quick)
+    out = args.out or (HERE / "out" / "quick" if quick else HERE / "out")
+    datasets, models = _names(args.dataset), _names(args.model)
+    single = datasets is not None and models is not None and len(datasets) == 1 and len(models) == 1
+    if single and not args.suite:
+        try:
+            result = run_one(datasets[0], models[0], quick=quick, out=out, root=args.root, seed=args.seed)
+        except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print(format_table([result]))
+        print(f"results written under {out / datasets[0] / models[0]}")
+        return 0
+    from suite import run_suite
+
+    results_md = args.results_md if args.results_md is not None else (None if quick else HERE / "RESULTS.md")
+    suite = run_suite(
+        datasets=datasets, models=models, quick=quick, out=Path(out), root=args.root, seed=args.seed,
+        peers=not args.no_peers, resume=args.resume, deadline_minutes=args.deadline,
+        results_md=results_md,
+        plots_dir=args.plots_dir or (Path(out) / "plots" if quick else HERE / "plots"),
+        command=_command(argv),
+    )
+    return 0 if suite["n_ok"] > 0 else 1
+
+
+def _command(argv: list[str] | None) -> str:
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["python benchmarks/run.py", *args])
 
 
 if __name__ == "__main__":

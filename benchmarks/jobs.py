@@ -1,0 +1,284 @@
+"""One benchmark job: load a dataset, fit one model (ours or a peer), evaluate it.
+
+A job runs inside one process (the suite starts a fresh one per job, so the peak
+memory it reports is its own). ``run_job`` returns a JSON-able dict; ``run.py``
+saves it with the fitted model.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import graphrec as gr
+from graphrec.data.datasets import Dataset
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+from settings import settings_for  # noqa: E402
+
+__all__ = ["FULL_DATASETS", "QUICK_DATASETS", "load_bench_dataset", "diversity_features", "model_params",
+           "fit_evaluate", "run_job", "versions", "peak_memory_mb", "machine"]
+
+FULL_DATASETS = ("lastfm", "movielens-small", "gowalla")
+QUICK_DATASETS = ("synthetic", "sample")
+#: --quick caps every wall-clock budget (seconds) so smoke tests stay short
+QUICK_TIME_CAP = 3.0
+#: the wall-clock budget of the PyG-vs-ours comparison is capped at this many seconds
+PYG_BUDGET_CAP = {"quick": 2.0, "full": 180.0}
+#: ks reported everywhere
+KS = (10, 20)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux ru_maxrss is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, usable cores, memory and torch threads of this machine."""
+    import os
+
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count()
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return {"cpu": _cpu_model(), "cores": cores, "memory_gb": mem_gb, "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform()}
+
+
+def versions() -> dict[str, str]:
+    """Versions of graphrec, Python and the libraries a benchmark depends on."""
+    import scipy
+    import sklearn
+    import torch
+
+    from peers import peer_versions
+
+    return {"graphrec": gr.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            **peer_versions()}
+
+
+def load_bench_dataset(name: str, root: str | None = None) -> Dataset:
+    """A named dataset (``graphrec.datasets.load``) or ``"synthetic"`` (planted communities, no files)."""
+    if name == "synthetic":
+        return gr.datasets.synthetic(n_users=300, n_items=200, n_communities=5, interactions_per_user=20,
+                                     random_state=0)
+    return gr.datasets.load(name, root=root)
+
+
+def diversity_features(ds: Dataset, cache_dir: Path | None = None) -> tuple[np.ndarray, str]:
+    """Model-independent item features for intra-list diversity, and what they are.
+
+    Item categories when the dataset has them (MovieLens: first genre; synthetic: the
+    planted community); otherwise 64 item factors of a seeded truncated SVD of the
+    normalised train matrix (``graph.normalized_interactions``), the same for every
+    model, so diversity is comparable within a dataset. Cached under ``cache_dir``.
+    """
+    if ds.item_info is not None and "category" in ds.item_info.columns:
+        return ds.item_info["category"].astype(str).to_numpy(), "share of pairs in different categories"
+    what = "1 - cosine of 64-d item SVD factors of the train matrix"
+    path = None if cache_dir is None else Path(cache_dir) / "item_svd64.npy"
+    if path is not None and path.is_file():
+        return np.load(path), what
+    from sklearn.utils.extmath import randomized_svd
+
+    r = gr.graph.normalized_interactions(ds.train)
+    k = min(64, min(r.shape) - 1)
+    _, s, vt = randomized_svd(r, k, n_iter=4, random_state=0)
+    feats = np.ascontiguousarray((vt.T * s).astype(np.float32))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, feats)
+        tmp.replace(path)
+    return feats, what
+
+
+def model_params(model: str, dataset: str, quick: bool, seed: int, cls: type) -> dict[str, Any]:
+    """Recorded settings of ``model`` on ``dataset`` (benchmarks/settings.py), quick caps applied."""
+    params = settings_for(model, dataset, quick)
+    defaults = cls().get_params()
+    if "random_state" in defaults:
+        params.setdefault("random_state", seed)
+    if quick and "time_budget" in defaults:
+        budget = params.get("time_budget")
+        params["time_budget"] = QUICK_TIME_CAP if budget is None else min(float(budget), QUICK_TIME_CAP)
+    return params
+
+
+def fit_evaluate(model: Any, ds: Dataset, features: np.ndarray | None) -> dict[str, Any]:
+    """Fit (with the validation split when the dataset has one) and evaluate; timings included."""
+    t0 = time.perf_counter()
+    if ds.valid is not None:
+        model.fit(ds.train, valid=ds.valid)
+    else:
+        model.fit(ds.train)
+    fit_seconds = time.perf_counter() - t0
+    metrics = gr.evaluate(model, ds.test, k=KS, item_features=features)
+    history = getattr(model, "history_", None)
+    out = {
+        "settings": model.get_params(),
+        "metrics": {k: v for k, v in metrics.items() if k != "seconds"},
+        "fit_seconds": fit_seconds,
+        "eval_seconds": metrics["seconds"],
+        "epochs": len(history) if isinstance(history, list) else None,
+        "stopped": getattr(model, "stopped_", None),
+    }
+    if isinstance(history, list) and history and "steps" in history[0]:
+        steps = history[-1]["steps"]
+        out["steps"] = steps
+        out["step_seconds"] = sum(h["seconds"] for h in history) / max(steps, 1)
+    return out
+
+
+def _model_class(name: str) -> tuple[type, str]:
+    from peers import PEERS
+
+    if name in PEERS:
+        return PEERS[name], "peer"
+    from graphrec.models import get_model_class
+
+    return get_model_class(name), "graphrec"
+
+
+def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = None, seed: int = 0,
+            cache_dir: Path | None = None) -> tuple[dict[str, Any], Any]:
+    """Run one (dataset, model) job; return (result dict, fitted model).
+
+    ``pyg-lightgcn`` also fits our LightGCN twice (same wall clock, same epochs) for
+    the comparison in ``result["comparison"]``.
+    """
+    t0 = time.perf_counter()
+    ds = load_bench_dataset(dataset, root)
+    load_seconds = time.perf_counter() - t0
+    features, features_what = diversity_features(ds, cache_dir)
+    cls, kind = _model_class(model_name)
+    if model_name == "pyg-lightgcn":
+        from peers import PEER_SETTINGS
+
+        ours_cls, _ = _model_class("lightgcn")  # KeyError if ours is not registered: the suite skips
+        ours = model_params("lightgcn", dataset, quick, seed, ours_cls)
+        return _compare_lightgcn(dataset, ds, ours_cls, ours, PEER_SETTINGS["pyg-lightgcn"], quick, seed,
+                                 features, load_seconds, features_what)
+    if kind == "peer":
+        from peers import PEER_QUICK, PEER_SETTINGS
+
+        params = {**PEER_SETTINGS.get(model_name, {}), **(PEER_QUICK.get(model_name, {}) if quick else {})}
+        params.setdefault("random_state", seed)
+    else:
+        params = model_params(model_name, dataset, quick, seed, cls)
+    model = cls(**params)
+    result = fit_evaluate(model, ds, features)
+    result.update(dataset=dataset, model=model_name, kind=kind, load_seconds=load_seconds,
+                  diversity_features=features_what, data=_data_stats(ds))
+    history = getattr(model, "history_", None)
+    if isinstance(history, list):
+        result["history"] = history
+    return _finish(result, quick), model
+
+
+def _data_stats(ds: Dataset) -> dict[str, Any]:
+    return {"n_users": ds.n_users, "n_items": ds.n_items, "n_train": ds.train.nnz, "n_test": ds.test.nnz,
+            "n_valid": None if ds.valid is None else ds.valid.nnz}
+
+
+def _finish(result: dict[str, Any], quick: bool) -> dict[str, Any]:
+    result.update(status="ok", mode="quick" if quick else "full", peak_memory_mb=peak_memory_mb(),
+                  versions=versions(), machine=machine(), date=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    return result
+
+
+def _compare_lightgcn(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str, Any], recipe: dict[str, Any], quick: bool,
+                      seed: int, features: np.ndarray, load_seconds: float, features_what: str
+                      ) -> tuple[dict[str, Any], Any]:
+    """PyG's LightGCN vs ours at equal dim/layers/batch: speed per step, accuracy at equal wall clock
+    and at equal epochs (when PyG completes at least one epoch within the budget)."""
+    import torch_geometric.nn  # noqa: F401  (imported before any timing)
+
+    from peers import PyGLightGCN
+
+    defaults = ours_cls().get_params()
+    shape = {k: ours.get(k, defaults[k]) for k in ("embedding_dim", "n_layers", "batch_size", "epochs")}
+    recorded_budget = ours.get("time_budget")
+    cap = PYG_BUDGET_CAP["quick" if quick else "full"]
+    budget = cap if recorded_budget is None else min(float(recorded_budget), cap)
+
+    pyg = PyGLightGCN(**shape, **recipe, time_budget=budget, random_state=seed)
+    result = fit_evaluate(pyg, ds, features)
+    result.update(dataset=dataset, model="pyg-lightgcn", kind="peer", load_seconds=load_seconds,
+                  diversity_features=features_what, data=_data_stats(ds), history=pyg.history_, steps=pyg.steps_,
+                  step_seconds=pyg.step_seconds_, epochs=pyg.epochs_done_)
+
+    # ours at the same wall clock (its recorded settings, budget cut to the comparison's)
+    ours_wall = fit_evaluate(ours_cls(**{**ours, "time_budget": budget}), ds, features)
+    comparison: dict[str, Any] = {
+        "shape": shape, "budget_seconds": budget, "recorded_budget_seconds": recorded_budget,
+        "pyg_recipe": recipe, "ours_settings": ours_wall["settings"],
+        "steps_per_epoch": pyg.steps_per_epoch_,
+        "pyg": {"step_seconds": pyg.step_seconds_, "epoch_seconds": pyg.step_seconds_ * pyg.steps_per_epoch_,
+                "epochs": pyg.epochs_done_, "steps": pyg.steps_, "fit_seconds": result["fit_seconds"],
+                "metrics": _headline(result["metrics"])},
+        "ours_equal_time": _summary(ours_wall, pyg.steps_per_epoch_),
+    }
+    if comparison["ours_equal_time"].get("step_seconds"):
+        comparison["speed_ratio"] = pyg.step_seconds_ / comparison["ours_equal_time"]["step_seconds"]
+    # equal epochs: ours for as many whole epochs as PyG completed, PyG's state after them
+    if pyg.stopped_ == "epochs" or pyg.steps_ % pyg.steps_per_epoch_ == 0:  # ended on an epoch boundary
+        equal, pyg_at = pyg.steps_ // pyg.steps_per_epoch_, _headline(result["metrics"])
+    elif (twin := pyg.snapshot_model()) is not None:
+        equal = int(twin.epochs_done_)
+        pyg_at = _headline(gr.evaluate(twin, ds.test, k=KS))
+    else:
+        equal, pyg_at = 0, None
+    if equal < 1:
+        comparison["equal_epochs"] = {
+            "skipped": f"PyG completed {pyg.epochs_done_:.2f} of one epoch in {budget:.0f} s"}
+    else:
+        params = {**ours, "epochs": equal, "time_budget": None}
+        if "patience" in params:
+            params["patience"] = None  # a fixed number of epochs, as PyG ran
+        ours_e = _summary(fit_evaluate(ours_cls(**params), ds, features), pyg.steps_per_epoch_)
+        comparison["equal_epochs"] = {"epochs": equal, "ours": ours_e, "pyg_metrics": pyg_at}
+    result["comparison"] = comparison
+    return _finish(result, quick), pyg
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: metrics[k] for k in ("recall@20", "ndcg@20", "precision@20", "map@20") if k in metrics}
+
+
+def _summary(res: dict[str, Any], steps_per_epoch: int) -> dict[str, Any]:
+    out = {"fit_seconds": res["fit_seconds"], "epochs": res.get("epochs"), "steps": res.get("steps"),
+           "step_seconds": res.get("step_seconds"), "metrics": _headline(res["metrics"])}
+    if out["step_seconds"]:
+        out["epoch_seconds"] = out["step_seconds"] * steps_per_epoch
+    return out

@@ -1,0 +1,250 @@
+"""Peer implementations, wrapped so graphrec's evaluator scores them like our models.
+
+Each peer is an :class:`graphrec.EmbeddingRecommender` whose ``_fit`` trains the
+other library's model and keeps its embeddings as numpy arrays, so fit timing,
+full-ranking evaluation, seen-item masking and the beyond-accuracy metrics are
+exactly the ones our models get.
+
+- ``pyg-lightgcn``: ``torch_geometric.nn.models.LightGCN`` trained with PyG's example
+  recipe (``examples/lightgcn.py``: Adam lr 1e-3, shuffled training edges in batches,
+  one uniform negative item per positive, ``recommendation_loss`` = BPR + 1e-4 L2 on
+  the batch's nodes, propagation over ``edge_index`` in both directions).
+- ``implicit-als`` / ``implicit-bpr``: ``implicit.cpu.als.AlternatingLeastSquares`` and
+  ``implicit.cpu.bpr.BayesianPersonalizedRanking`` on the binarised train matrix.
+
+The popularity baseline is graphrec's own ``popularity`` model.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from graphrec.data.interactions import Interactions
+from graphrec.models.base import EmbeddingRecommender
+
+__all__ = ["PEERS", "PEER_SETTINGS", "PyGLightGCN", "ImplicitALS", "ImplicitBPR", "peer_status", "peer_versions"]
+
+# The distributions each peer needs (checked before a run; see peer_status).
+_REQUIRES = {"pyg-lightgcn": "torch_geometric", "implicit-als": "implicit", "implicit-bpr": "implicit"}
+_DISTRIBUTIONS = {"torch_geometric": "torch-geometric", "implicit": "implicit"}
+
+# Recorded peer settings: implicit's documented defaults except factors = 64, our
+# embedding size. pyg-lightgcn takes dim/layers/batch/epochs from our LightGCN settings.
+PEER_SETTINGS: dict[str, dict[str, Any]] = {
+    "implicit-als": {"factors": 64, "regularization": 0.01, "alpha": 1.0, "iterations": 15},
+    "implicit-bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
+    "pyg-lightgcn": {"lr": 1e-3, "reg": 1e-4},
+}
+PEER_QUICK: dict[str, dict[str, Any]] = {
+    "implicit-als": {"iterations": 3},
+    "implicit-bpr": {"iterations": 20},
+}
+
+
+def peer_status(name: str) -> tuple[bool, str]:
+    """Whether peer ``name`` can run here, and if not why (e.g. its package is missing)."""
+    module = _REQUIRES.get(name)
+    if module is None:
+        return False, f"unknown peer {name!r}; known peers: {sorted(_REQUIRES)}"
+    try:
+        __import__(module)
+    except Exception as exc:  # ImportError, or a broken binary wheel
+        dist = _DISTRIBUTIONS[module]
+        return False, f"{dist} is not importable ({type(exc).__name__}: {exc}); pip install 'graphrec[bench]'"
+    return True, ""
+
+
+def peer_versions() -> dict[str, str]:
+    """Installed versions of the peer libraries ("not installed" where absent)."""
+    out = {}
+    for dist in ("torch-geometric", "implicit"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _binary_csr(train: Interactions) -> sp.csr_matrix:
+    csr = sp.csr_matrix(train.to_csr(), dtype=np.float32, copy=True)
+    csr.data[:] = 1.0
+    return csr
+
+
+class ImplicitALS(EmbeddingRecommender):
+    """implicit's ALS (Hu, Koren, Volinsky 2008) on the binarised train matrix (peer)."""
+
+    def __init__(self, *, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
+                 iterations: int = 15, num_threads: int = 0, random_state: int | None = 0) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        model = AlternatingLeastSquares(
+            factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+            iterations=self.iterations, num_threads=self.num_threads, random_state=self.random_state,
+        )
+        with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, single-threaded BLAS
+            model.fit(_binary_csr(train), show_progress=False)
+        self.user_embeddings_ = np.ascontiguousarray(model.user_factors, np.float32)
+        self.item_embeddings_ = np.ascontiguousarray(model.item_factors, np.float32)
+
+
+class ImplicitBPR(EmbeddingRecommender):
+    """implicit's BPR-MF (Rendle et al. 2009) on the binarised train matrix (peer).
+
+    implicit appends an item-bias column (and a constant 1 to the user factors), so the
+    dot product of the stored embeddings is implicit's own score.
+    """
+
+    def __init__(self, *, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01,
+                 iterations: int = 100, num_threads: int = 0, random_state: int | None = 0) -> None:
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        model = BayesianPersonalizedRanking(
+            factors=self.factors, learning_rate=self.learning_rate, regularization=self.regularization,
+            iterations=self.iterations, num_threads=self.num_threads, random_state=self.random_state,
+        )
+        model.fit(_binary_csr(train), show_progress=False)
+        self.user_embeddings_ = np.ascontiguousarray(model.user_factors, np.float32)
+        self.item_embeddings_ = np.ascontiguousarray(model.item_factors, np.float32)
+
+
+class PyGLightGCN(EmbeddingRecommender):
+    """PyG's ``LightGCN`` trained with PyG's example recipe, stopped by epochs or wall clock (peer).
+
+    Parameters
+    ----------
+    embedding_dim, n_layers, batch_size : int
+        Set equal to our LightGCN's for the comparison.
+    lr : float, default 1e-3
+        Adam learning rate of the PyG example.
+    reg : float, default 1e-4
+        ``lambda_reg`` of ``LightGCN.recommendation_loss`` (the example's default).
+    epochs : int
+    time_budget : float, optional
+        Wall-clock seconds of training; checked after every step.
+    random_state : int
+
+    Attributes
+    ----------
+    steps_ : int
+    epochs_done_ : float
+        Passes over the training edges (fractional when stopped mid-epoch).
+    step_seconds_ : float
+        Mean seconds per optimisation step.
+    stopped_ : str
+        "epochs" or "time_budget".
+    history_ : list of dict
+        Per (possibly partial) epoch: epoch, loss, seconds, steps.
+    """
+
+    def __init__(self, *, embedding_dim: int = 64, n_layers: int = 3, batch_size: int = 8192, lr: float = 1e-3,
+                 reg: float = 1e-4, epochs: int = 100, time_budget: float | None = None,
+                 random_state: int = 0) -> None:
+        self.embedding_dim = embedding_dim
+        self.n_layers = n_layers
+        self.batch_size = batch_size
+        self.lr = lr
+        self.reg = reg
+        self.epochs = epochs
+        self.time_budget = time_budget
+        self.random_state = random_state
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        from torch_geometric.nn.models import LightGCN as PyGModel
+
+        nu, ni = train.n_users, train.n_items
+        users = torch.from_numpy(np.array(train.user_idx, dtype=np.int64))
+        items = torch.from_numpy(np.array(train.item_idx, dtype=np.int64)) + nu
+        edge_index = torch.stack([torch.cat([users, items]), torch.cat([items, users])])
+        label_index = torch.stack([users, items])  # each training edge once, as in the example
+        n_edges = label_index.size(1)
+        gen = torch.Generator().manual_seed(int(self.random_state))
+        with torch.random.fork_rng(devices=[]):  # PyG initialises from the global RNG
+            torch.manual_seed(int(self.random_state))
+            model = PyGModel(num_nodes=nu + ni, embedding_dim=self.embedding_dim, num_layers=self.n_layers)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+        steps_per_epoch = math.ceil(n_edges / self.batch_size)
+        history, step, stopped, train_seconds = [], 0, "epochs", 0.0
+        self._snapshot = None  # (epoch, user, item) embeddings at the last whole epoch before a cut
+        start = time.perf_counter()
+        for epoch in range(1, self.epochs + 1):
+            t0, losses = time.perf_counter(), []
+            perm = torch.randperm(n_edges, generator=gen)
+            for b in range(steps_per_epoch):
+                index = perm[b * self.batch_size : (b + 1) * self.batch_size]
+                pos = label_index[:, index]
+                neg = torch.stack([pos[0], torch.randint(nu, nu + ni, (index.numel(),), generator=gen)])
+                eli = torch.cat([pos, neg], dim=1)
+                opt.zero_grad()
+                pos_rank, neg_rank = model(edge_index, eli).chunk(2)
+                loss = model.recommendation_loss(pos_rank, neg_rank, node_id=eli.unique(), lambda_reg=self.reg)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                step += 1
+                if self.time_budget is not None and time.perf_counter() - start >= self.time_budget:
+                    stopped = "time_budget"
+                    break
+            seconds = time.perf_counter() - t0
+            train_seconds += seconds
+            history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(seconds, 4),
+                            "steps": step})
+            if stopped == "time_budget":
+                break
+            elapsed = time.perf_counter() - start
+            if self.time_budget is not None and epoch < self.epochs and elapsed + seconds > self.time_budget:
+                # the next epoch will be cut: keep this one's embeddings (not timed) for equal-epoch checks
+                t1 = time.perf_counter()
+                with torch.no_grad():
+                    emb = model.get_embedding(edge_index).numpy()
+                self._snapshot = (epoch, emb[:nu].copy(), emb[nu:].copy())
+                start += time.perf_counter() - t1
+        with torch.no_grad():
+            emb = model.get_embedding(edge_index).numpy()
+        self.user_embeddings_ = np.ascontiguousarray(emb[:nu], np.float32)
+        self.item_embeddings_ = np.ascontiguousarray(emb[nu:], np.float32)
+        self.steps_ = step
+        self.steps_per_epoch_ = steps_per_epoch
+        self.epochs_done_ = step / steps_per_epoch
+        self.step_seconds_ = train_seconds / max(step, 1)
+        self.stopped_ = stopped
+        self.history_ = history
+
+    def snapshot_model(self) -> "PyGLightGCN | None":
+        """A copy holding the embeddings after the last whole epoch, when training was cut mid-epoch."""
+        if getattr(self, "_snapshot", None) is None:
+            return None
+        epoch, user, item = self._snapshot
+        twin = PyGLightGCN(**{**self.get_params(), "epochs": epoch, "time_budget": None})
+        for name in ("users_", "items_", "n_users_", "n_items_", "seen_"):
+            setattr(twin, name, getattr(self, name))
+        twin.user_embeddings_, twin.item_embeddings_ = user, item
+        twin.epochs_done_ = float(epoch)
+        return twin
+
+
+PEERS = {"pyg-lightgcn": PyGLightGCN, "implicit-als": ImplicitALS, "implicit-bpr": ImplicitBPR}

@@ -1,0 +1,121 @@
+"""The benchmark harness: a --quick smoke run of the suite, the single-run CLI, the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import graphrec as gr
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import report  # noqa: E402
+from run import main  # noqa: E402
+from suite import skip_reason  # noqa: E402
+
+
+def test_quick_suite_smoke(tmp_path):
+    """Subprocess per job, unknown names skipped with a reason, JSON + Markdown + PNG + RESULTS.md written."""
+    md = tmp_path / "RESULTS.md"
+    md.write_text(f"# header kept\n\n{report.BEGIN}\nold\n{report.END}\n\n## Other measured figures\nkept\n")
+    models = "popularity,lightgcn,implicit-als,pyg-lightgcn,no-such-model"
+    rc = main(["--quick", "--dataset", "synthetic", "--model", models, "--out", str(tmp_path / "out"),
+               "--results-md", str(md)])
+    assert rc == 0
+    suite = json.loads((tmp_path / "out" / "suite.json").read_text())
+    assert suite["finished"] and suite["mode"] == "quick"
+    by_model = {r["model"]: r for r in suite["results"]}
+    assert list(by_model) == models.split(",")
+    assert by_model["no-such-model"]["status"] == "skipped"
+    assert "no-such-model" in by_model["no-such-model"]["reason"]
+    pop = by_model["popularity"]
+    assert pop["status"] == "ok"
+    for key in ("recall@10", "ndcg@20", "precision@20", "map@20", "coverage@20", "diversity@20", "novelty@20"):
+        assert 0 <= pop["metrics"][key] <= (1 if key != "novelty@20" else 100)
+    assert pop["peak_memory_mb"] > 0 and pop["fit_seconds"] >= 0 and pop["eval_seconds"] >= 0
+    for r in suite["results"]:  # every job either ran or says why not
+        assert r["status"] == "ok" or r["reason"], r
+    if by_model["pyg-lightgcn"]["status"] == "ok":
+        comp = by_model["pyg-lightgcn"]["comparison"]
+        assert comp["shape"]["embedding_dim"] == comp["ours_settings"]["embedding_dim"]
+        assert comp["budget_seconds"] > 0 and comp["pyg"]["step_seconds"] > 0
+    saved = gr.load(tmp_path / "out" / "synthetic" / "popularity" / "model")
+    assert isinstance(saved, gr.Popularity)
+    text = md.read_text()
+    assert text.startswith("# header kept") and text.rstrip().endswith("kept")
+    assert "old" not in text and "| popularity |" in text
+    assert (tmp_path / "out" / "plots" / "accuracy_vs_fit_time.png").stat().st_size > 0
+    assert (tmp_path / "out" / "suite.md").is_file()
+
+
+def test_single_run_cli(tmp_path, capsys):
+    rc = main(["--dataset", "synthetic", "--model", "popularity", "--quick", "--out", str(tmp_path)])
+    assert rc == 0
+    result = json.loads((tmp_path / "synthetic" / "popularity" / "results.json").read_text())
+    assert result["status"] == "ok" and result["mode"] == "quick"
+    assert result["metrics"]["n_users"] > 0
+    assert "| synthetic | popularity |" in capsys.readouterr().out
+    assert gr.load(tmp_path / "synthetic" / "popularity" / "model").n_items_ == result["data"]["n_items"]
+
+
+def test_single_run_unknown_model_is_an_error(tmp_path, capsys):
+    assert main(["--dataset", "synthetic", "--model", "no-such-model", "--quick", "--out", str(tmp_path)]) == 1
+    assert "no-such-model" in capsys.readouterr().err
+
+
+def test_skip_reasons(tmp_path):
+    cache: dict = {}
+    assert skip_reason("synthetic", "popularity", None, cache) is None
+    assert "not found" in skip_reason("gowalla", "popularity", str(tmp_path), {})
+    assert "not in graphrec.models.MODELS" in skip_reason("synthetic", "no-such-model", None, cache)
+
+
+def test_update_results_md_keeps_text_outside_the_markers(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    report.update_results_md(path, "first")
+    assert "## Other measured figures" in path.read_text()
+    path.write_text(path.read_text().replace("(Filled in by hand", "lead's figure 1.23 (Filled in by hand"))
+    report.update_results_md(path, "second")
+    text = path.read_text()
+    assert "second" in text and "first" not in text and "lead's figure 1.23" in text
+    assert text.count(report.BEGIN) == text.count(report.END) == 1
+
+
+def _fake_result(dataset: str, model: str, recall: float, kind: str = "graphrec") -> dict:
+    metrics = {f"{m}@{k}": recall / (1 + (m != "recall")) for m in ("recall", "ndcg", "precision", "map")
+               for k in (10, 20)}
+    metrics.update({"coverage@20": 0.5, "diversity@20": 0.7, "novelty@20": 9.0})
+    return {"dataset": dataset, "model": model, "kind": kind, "status": "ok", "metrics": metrics,
+            "fit_seconds": 12.0, "eval_seconds": 3.0, "peak_memory_mb": 900.0, "epochs": 5, "settings": {}}
+
+
+def test_markdown_has_published_figures_and_comparison(tmp_path):
+    pyg = _fake_result("gowalla", "pyg-lightgcn", 0.05, kind="peer")
+    pyg["comparison"] = {
+        "shape": {"embedding_dim": 64, "n_layers": 3, "batch_size": 8192, "epochs": 100},
+        "budget_seconds": 180.0, "pyg": {"step_seconds": 4.0, "epochs": 0.4, "metrics": {"recall@20": 0.05}},
+        "ours_equal_time": {"step_seconds": 0.2, "epochs": 9, "metrics": {"recall@20": 0.15, "ndcg@20": 0.12}},
+        "speed_ratio": 20.0, "equal_epochs": {"skipped": "PyG completed 0.40 of one epoch in 180 s"},
+    }
+    suite = {"mode": "full", "command": "python benchmarks/run.py --full", "started": "now", "n_jobs": 3,
+             "machine": {"cpu": "X", "cores": 2, "memory_gb": 8, "torch_threads": 2, "platform": "linux"},
+             "versions": {"graphrec": "0.1.0"}, "finished": True, "n_ok": 2, "elapsed_seconds": 60,
+             "results": [_fake_result("gowalla", "lightgcn", 0.17), pyg,
+                         {"dataset": "gowalla", "model": "deepwalk", "status": "skipped", "reason": "not yet"}]}
+    text = report.suite_markdown(suite)
+    assert "0.1830" in text and "SIGIR 2020" in text and "CIKM 2021" in text and "SIGIR 2023" in text
+    assert "| graphrec lightgcn (this run) | 0.1700 |" in text
+    assert "20.0×" in text and "PyG completed 0.40" in text
+    assert "**deepwalk**: skipped: not yet" in text
+
+
+@pytest.mark.parametrize("name", ["implicit-als", "pyg-lightgcn"])
+def test_peer_status_says_why(name):
+    from peers import peer_status
+
+    ok, why = peer_status(name)
+    assert ok or "pip install" in why
