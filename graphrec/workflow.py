@@ -229,7 +229,8 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     model = load_model_dir(path)
     info = None
     if (path / ITEMS_FILE).is_file():
-        items = pd.read_csv(path / ITEMS_FILE, dtype={"item": np.asarray(model.items_.labels).dtype})
+        kind = np.asarray(model.items_.labels).dtype
+        items = pd.read_csv(path / ITEMS_FILE, dtype={"item": kind if kind.kind in "iuf" else str})
         if len(items) == model.n_items_:
             info = items
     data = json.loads((path / DATA_FILE).read_text()) if (path / DATA_FILE).is_file() else None

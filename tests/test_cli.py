@@ -1,0 +1,218 @@
+"""The graphrec command line: commands in-process (fast), bad input, one subprocess run."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graphrec.cli import _param_value, main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["--quiet", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def error_line(err: str) -> str:
+    """The one error line (argparse puts its usage lines before it)."""
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("graphrec")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "pop"
+    assert main(["--quiet", "train", "popularity", "--dataset", "sample", "--out", str(path)]) == 0
+    return path
+
+
+@pytest.fixture
+def ratings_csv(tmp_path) -> Path:
+    rows = [(u, i, r, t) for u in "abcdef" for t, (i, r) in enumerate([("x", 5), ("y", 4), ("z", 2), ("w", 5)])]
+    path = tmp_path / "ratings.csv"
+    pd.DataFrame(rows, columns=["who", "what", "stars", "when"]).assign(
+        name=lambda d: "Title " + d["what"]).to_csv(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------------- commands
+def test_datasets_lists_sample(capsys):
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0 and "sample" in out
+    code, out, _ = run(capsys, "datasets", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["sample"]["found"] is True and rows["sample"]["path"]
+
+
+def test_models_lists_registry(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "popularity" in out
+
+
+def test_train_writes_model_and_titles(model_dir):
+    assert (model_dir / "meta.json").is_file()
+    items = pd.read_csv(model_dir / "items.csv")
+    assert {"item", "title"} <= set(items.columns)
+    assert json.loads((model_dir / "data.json").read_text())["source"] == "sample"
+
+
+def test_recommend_json(capsys, model_dir):
+    code, out, _ = run(capsys, "recommend", "--model", str(model_dir), "--user", "1", "--user", "5",
+                       "--k", "4", "--json")
+    assert code == 0
+    recs = json.loads(out)
+    assert len(recs) == 8
+    assert {"user", "rank", "item", "score", "title"} <= set(recs[0])
+    assert [r["rank"] for r in recs if r["user"] == 1] == [1, 2, 3, 4]
+    assert recs[0]["title"] == "Shawshank Redemption, The (1994)"
+
+
+def test_recommend_text_and_rerank(capsys, model_dir):
+    code, out, _ = run(capsys, "recommend", "--model", str(model_dir), "--user", "1", "--k", "5")
+    assert code == 0 and "Shawshank" in out
+    pytest.importorskip("graphrec.rerank")
+    code, out, _ = run(capsys, "recommend", "--model", str(model_dir), "--user", "1", "--k", "5",
+                       "--rerank", "mmr", "--json")
+    assert code == 0 and len(json.loads(out)) == 5
+
+
+def test_evaluate_saved_model(capsys, model_dir, tmp_path):
+    res = tmp_path / "res.json"
+    code, out, _ = run(capsys, "evaluate", "--model", str(model_dir), "--k", "5", "--json", "--out", str(res))
+    assert code == 0
+    metrics = json.loads(out)["metrics"]
+    assert 0 < metrics["recall@5"] <= 1
+    assert json.loads(res.read_text())["metrics"]["recall@5"] == metrics["recall@5"]
+
+
+def test_evaluate_trains_a_named_model(capsys):
+    code, out, _ = run(capsys, "evaluate", "--model", "popularity", "--dataset", "sample")
+    assert code == 0 and "ndcg@20" in out
+
+
+def test_own_csv_with_string_ids_and_time_split(capsys, ratings_csv, tmp_path):
+    out_dir = tmp_path / "m"
+    code, _, err = run(capsys, "train", "popularity", "--dataset", str(ratings_csv), "--user-col", "who",
+                       "--item-col", "what", "--rating-col", "stars", "--time-col", "when",
+                       "--title-col", "name", "--min-rating", "3", "--test-size", "0.25", "--out", str(out_dir))
+    assert code == 0, err
+    code, out, _ = run(capsys, "recommend", "--model", str(out_dir), "--user", "a", "--json")
+    recs = json.loads(out)
+    assert recs and all(r["title"].startswith("Title ") for r in recs)
+    code, out, _ = run(capsys, "evaluate", "--model", str(out_dir), "--json")
+    assert code == 0 and json.loads(out)["metrics"]["n_users"] == 6
+
+
+def test_toml_config(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('model = "popularity"\ndataset = "sample"\n[params]\nuse_weights = true\n')
+    code, _, err = run(capsys, "train", "--config", str(cfg), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "m" / "meta.json").read_text())["params"]["use_weights"] is True
+
+
+@pytest.mark.parametrize(
+    "text, value", [("3", 3), ("0.5", 0.5), ("true", True), ("[1, 2]", [1, 2]), ("bpr", "bpr"), ("none", None)]
+)
+def test_param_values(text, value):
+    assert _param_value(text) == value
+
+
+def test_demo_fast(capsys, tmp_path):
+    code, out, err = run(capsys, "demo", "--fast", "--models", "popularity", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "recall@20" in out and (tmp_path / "report.md").is_file()
+    assert (tmp_path / "recommendations.csv").is_file()
+
+
+def test_viz_neighborhood_png(capsys, model_dir, tmp_path):
+    pytest.importorskip("graphrec.viz")
+    out = tmp_path / "nb.png"
+    code, _, err = run(capsys, "viz", "neighborhood", "--model", str(model_dir), "--user", "1",
+                       "--k", "3", "--out", str(out))
+    assert code == 0, err
+    assert out.stat().st_size > 1000
+
+
+def test_benchmark_json(capsys):
+    code, out, err = run(capsys, "benchmark", "--dataset", "sample", "--model", "popularity", "--quick", "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["metrics"]["recall@20"] > 0
+
+
+# ---------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "argv, code, words",
+    [
+        (["train", "popularity", "--dataset", "missing.csv", "--out", "x"], 1, ["no such file", "check the path"]),
+        (["train", "popularity", "--dataset", "nosuch", "--out", "x"], 2, ["unknown dataset", "known datasets"]),
+        (["train", "nosuch", "--dataset", "sample", "--out", "x"], 2, ["unknown model", "graphrec models"]),
+        (["train", "popularity", "--dataset", "sample", "--out", "x", "--epochs", "3"], 2,
+         ["no hyperparameter 'epochs'", "use_weights"]),
+        (["train", "popularity", "--dataset", "sample", "--out", "x", "-p", "oops"], 2, ["NAME=VALUE"]),
+        (["train", "popularity", "--out", "x"], 2, ["no data given", "--dataset"]),
+        (["evaluate", "--model", "nosuch", "--dataset", "sample"], 2, ["not a model folder", "unknown model"]),
+        (["recommend", "--model", "no/such/dir", "--user", "1"], 1, ["no model folder", "graphrec train"]),
+    ],
+)
+def test_bad_input_one_line(capsys, argv, code, words):
+    got, _, err = run(capsys, *argv)
+    assert got == code
+    line = error_line(err)
+    for w in words:
+        assert w in line
+
+
+def test_csv_without_named_column(capsys, ratings_csv):
+    code, _, err = run(capsys, "train", "popularity", "--dataset", str(ratings_csv), "--out", "x")
+    assert code == 1
+    line = error_line(err)
+    assert "'user_id' not found" in line and "who" in line and "--user-col" in line
+
+
+@pytest.mark.parametrize("k", ["0", "-3", "two"])
+def test_non_positive_k(capsys, model_dir, k):
+    code, _, err = run(capsys, "recommend", "--model", str(model_dir), "--user", "1", "--k", k)
+    assert code == 2
+    assert ">= 1" in error_line(err)
+
+
+def test_unknown_user(capsys, model_dir):
+    code, _, err = run(capsys, "recommend", "--model", str(model_dir), "--user", "99999")
+    assert code == 1
+    line = error_line(err)
+    assert "unknown user id '99999'" in line and "e.g." in line
+
+
+def test_no_command_and_debug(capsys, model_dir):
+    assert main([]) == 2
+    capsys.readouterr()
+    assert main(["recommend", "--debug", "--model", str(model_dir), "--user", "99999"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_console_entry_subprocess(model_dir):
+    exe = shutil.which("graphrec")
+    cmd = [exe] if exe else [sys.executable, "-m", "graphrec"]
+    proc = subprocess.run([*cmd, "recommend", "--model", str(model_dir), "--user", "1", "--k", "3", "--json"],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["rank"] for r in json.loads(proc.stdout)] == [1, 2, 3]
+
+
+def test_python_dash_m(monkeypatch, capsys, model_dir):
+    monkeypatch.setattr(sys, "argv", ["graphrec", "recommend", "--model", str(model_dir), "--user", "nobody"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_module("graphrec", run_name="__main__")
+    assert exc.value.code == 1
+    assert "unknown user id 'nobody'" in error_line(capsys.readouterr().err)
