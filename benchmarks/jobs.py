@@ -7,7 +7,6 @@ saves it with the fitted model.
 
 from __future__ import annotations
 
-import math
 import platform
 import resource
 import sys
@@ -23,17 +22,37 @@ from graphrec.data.datasets import Dataset
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-from settings import settings_for  # noqa: E402
+from settings import SETTINGS, settings_for
 
-__all__ = ["FULL_DATASETS", "QUICK_DATASETS", "load_bench_dataset", "diversity_features", "model_params",
-           "fit_evaluate", "run_job", "versions", "peak_memory_mb", "machine"]
+__all__ = [
+    "FULL_DATASETS",
+    "QUICK_DATASETS",
+    "diversity_features",
+    "fit_evaluate",
+    "load_bench_dataset",
+    "machine",
+    "model_params",
+    "peak_memory_mb",
+    "run_job",
+    "versions",
+]
 
 FULL_DATASETS = ("lastfm", "movielens-small", "gowalla")
 QUICK_DATASETS = ("synthetic", "sample")
 #: --quick caps every wall-clock budget (seconds) so smoke tests stay short
 QUICK_TIME_CAP = 3.0
 #: the wall-clock budget of the PyG-vs-ours comparison is capped at this many seconds
-PYG_BUDGET_CAP = {"quick": 2.0, "full": 180.0}
+#: ("full" for datasets without their own entry)
+PYG_BUDGET_CAP = {"quick": 2.0, "full": 60.0, "gowalla": 150.0}
+
+
+def pyg_budget_cap(dataset: str, quick: bool) -> float:
+    """The cap on the wall-clock budget of the PyG-vs-ours comparison on ``dataset``."""
+    return PYG_BUDGET_CAP["quick"] if quick else PYG_BUDGET_CAP.get(dataset, PYG_BUDGET_CAP["full"])
+
+
+#: seconds of training for a model that benchmarks/settings.py has no settings for (full mode)
+UNRECORDED_BUDGET = 120.0
 #: ks reported everywhere
 KS = (10, 20)
 
@@ -79,7 +98,6 @@ def versions() -> dict[str, str]:
     import scipy
     import sklearn
     import torch
-
     from peers import peer_versions
 
     return {"graphrec": gr.__version__, "python": platform.python_version(), "torch": torch.__version__,
@@ -123,12 +141,25 @@ def diversity_features(ds: Dataset, cache_dir: Path | None = None) -> tuple[np.n
     return feats, what
 
 
+def has_recorded_settings(model: str, dataset: str) -> bool:
+    """Whether benchmarks/settings.py records settings of ``model`` for ``dataset`` (or for "*")."""
+    per = SETTINGS.get(model, {})
+    return dataset in per or "*" in per
+
+
 def model_params(model: str, dataset: str, quick: bool, seed: int, cls: type) -> dict[str, Any]:
-    """Recorded settings of ``model`` on ``dataset`` (benchmarks/settings.py), quick caps applied."""
+    """Recorded settings of ``model`` on ``dataset`` (benchmarks/settings.py), quick caps applied.
+
+    A model without recorded settings runs with its class defaults, its ``time_budget``
+    (when it has one) capped at ``UNRECORDED_BUDGET`` seconds; the report flags it.
+    """
     params = settings_for(model, dataset, quick)
     defaults = cls().get_params()
     if "random_state" in defaults:
         params.setdefault("random_state", seed)
+    unrecorded = not quick and not has_recorded_settings(model, dataset) and "time_budget" in defaults
+    if unrecorded and params.get("time_budget", defaults["time_budget"]) is None:
+        params["time_budget"] = UNRECORDED_BUDGET
     if quick and "time_budget" in defaults:
         budget = params.get("time_budget")
         params["time_budget"] = QUICK_TIME_CAP if budget is None else min(float(budget), QUICK_TIME_CAP)
@@ -199,11 +230,21 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
     model = cls(**params)
     result = fit_evaluate(model, ds, features)
     result.update(dataset=dataset, model=model_name, kind=kind, load_seconds=load_seconds,
-                  diversity_features=features_what, data=_data_stats(ds))
+                  diversity_features=features_what, data=_data_stats(ds),
+                  settings_source=_source(model_name, dataset, kind))
     history = getattr(model, "history_", None)
     if isinstance(history, list):
         result["history"] = history
     return _finish(result, quick), model
+
+
+def _source(model: str, dataset: str, kind: str) -> str:
+    if kind == "peer":
+        return "benchmarks/peers.py"
+    if has_recorded_settings(model, dataset):
+        return "benchmarks/settings.py"
+    return ("class defaults: none recorded in benchmarks/settings.py "
+            f"(time_budget capped at {UNRECORDED_BUDGET:.0f} s)")
 
 
 def _data_stats(ds: Dataset) -> dict[str, Any]:
@@ -217,22 +258,21 @@ def _finish(result: dict[str, Any], quick: bool) -> dict[str, Any]:
     return result
 
 
-def _compare_lightgcn(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str, Any], recipe: dict[str, Any], quick: bool,
-                      seed: int, features: np.ndarray, load_seconds: float, features_what: str
-                      ) -> tuple[dict[str, Any], Any]:
+def _compare_lightgcn(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str, Any],
+                      recipe: dict[str, Any], quick: bool, seed: int, features: np.ndarray,
+                      load_seconds: float, features_what: str) -> tuple[dict[str, Any], Any]:
     """PyG's LightGCN vs ours at equal dim/layers/batch: speed per step, accuracy at equal wall clock
     and at equal epochs (when PyG completes at least one epoch within the budget)."""
     import torch_geometric.nn  # noqa: F401  (imported before any timing)
-
     from peers import PyGLightGCN
 
     defaults = ours_cls().get_params()
     shape = {k: ours.get(k, defaults[k]) for k in ("embedding_dim", "n_layers", "batch_size", "epochs")}
     recorded_budget = ours.get("time_budget")
-    cap = PYG_BUDGET_CAP["quick" if quick else "full"]
+    cap = pyg_budget_cap(dataset, quick)
     budget = cap if recorded_budget is None else min(float(recorded_budget), cap)
 
-    pyg = PyGLightGCN(**shape, **recipe, time_budget=budget, random_state=seed)
+    pyg = PyGLightGCN(**shape, **recipe, time_budget=budget, keep_epoch_embeddings=True, random_state=seed)
     result = fit_evaluate(pyg, ds, features)
     result.update(dataset=dataset, model="pyg-lightgcn", kind="peer", load_seconds=load_seconds,
                   diversity_features=features_what, data=_data_stats(ds), history=pyg.history_, steps=pyg.steps_,
@@ -251,17 +291,19 @@ def _compare_lightgcn(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str,
     }
     if comparison["ours_equal_time"].get("step_seconds"):
         comparison["speed_ratio"] = pyg.step_seconds_ / comparison["ours_equal_time"]["step_seconds"]
-    # equal epochs: ours for as many whole epochs as PyG completed, PyG's state after them
-    if pyg.stopped_ == "epochs" or pyg.steps_ % pyg.steps_per_epoch_ == 0:  # ended on an epoch boundary
-        equal, pyg_at = pyg.steps_ // pyg.steps_per_epoch_, _headline(result["metrics"])
-    elif (twin := pyg.snapshot_model()) is not None:
-        equal = int(twin.epochs_done_)
-        pyg_at = _headline(gr.evaluate(twin, ds.test, k=KS))
-    else:
-        equal, pyg_at = 0, None
+    # equal epochs: as many whole epochs as PyG completed, fewer if ours would need over 1.5x the
+    # budget for them; PyG's state after that epoch comes from its per-epoch snapshots
+    pyg_full = pyg.steps_ // pyg.steps_per_epoch_
+    ours_epoch = comparison["ours_equal_time"].get("epoch_seconds") or 0.0
+    equal = pyg_full if ours_epoch <= 0 else min(pyg_full, int(1.5 * budget // ours_epoch))
+    pyg_at = None
+    if equal >= 1:
+        twin = pyg.snapshot_model(equal)
+        pyg_at = _headline(result["metrics"] if twin is None else gr.evaluate(twin, ds.test, k=KS))
     if equal < 1:
-        comparison["equal_epochs"] = {
-            "skipped": f"PyG completed {pyg.epochs_done_:.2f} of one epoch in {budget:.0f} s"}
+        why = (f"PyG completed {pyg.epochs_done_:.2f} of one epoch in {budget:.0f} s" if pyg_full < 1 else
+               f"one epoch of ours takes {ours_epoch:.0f} s, over 1.5x the {budget:.0f} s budget")
+        comparison["equal_epochs"] = {"skipped": why}
     else:
         params = {**ours, "epochs": equal, "time_budget": None}
         if "patience" in params:

@@ -29,7 +29,7 @@ import torch
 from graphrec.data.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 
-__all__ = ["PEERS", "PEER_SETTINGS", "PyGLightGCN", "ImplicitALS", "ImplicitBPR", "peer_status", "peer_versions"]
+__all__ = ["PEERS", "PEER_SETTINGS", "ImplicitALS", "ImplicitBPR", "PyGLightGCN", "peer_status", "peer_versions"]
 
 # The distributions each peer needs (checked before a run; see peer_status).
 _REQUIRES = {"pyg-lightgcn": "torch_geometric", "implicit-als": "implicit", "implicit-bpr": "implicit"}
@@ -55,7 +55,7 @@ def peer_status(name: str) -> tuple[bool, str]:
         return False, f"unknown peer {name!r}; known peers: {sorted(_REQUIRES)}"
     try:
         __import__(module)
-    except Exception as exc:  # ImportError, or a broken binary wheel
+    except Exception as exc:  # noqa: BLE001  (ImportError, or a broken binary wheel)
         dist = _DISTRIBUTIONS[module]
         return False, f"{dist} is not importable ({type(exc).__name__}: {exc}); pip install 'graphrec[bench]'"
     return True, ""
@@ -146,6 +146,9 @@ class PyGLightGCN(EmbeddingRecommender):
     epochs : int
     time_budget : float, optional
         Wall-clock seconds of training; checked after every step.
+    keep_epoch_embeddings : bool, default False
+        Keep the embeddings after every whole epoch (time spent on it is not counted),
+        for :meth:`snapshot_model`.
     random_state : int
 
     Attributes
@@ -163,7 +166,7 @@ class PyGLightGCN(EmbeddingRecommender):
 
     def __init__(self, *, embedding_dim: int = 64, n_layers: int = 3, batch_size: int = 8192, lr: float = 1e-3,
                  reg: float = 1e-4, epochs: int = 100, time_budget: float | None = None,
-                 random_state: int = 0) -> None:
+                 keep_epoch_embeddings: bool = False, random_state: int = 0) -> None:
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.batch_size = batch_size
@@ -171,6 +174,7 @@ class PyGLightGCN(EmbeddingRecommender):
         self.reg = reg
         self.epochs = epochs
         self.time_budget = time_budget
+        self.keep_epoch_embeddings = keep_epoch_embeddings
         self.random_state = random_state
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
@@ -189,7 +193,7 @@ class PyGLightGCN(EmbeddingRecommender):
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         steps_per_epoch = math.ceil(n_edges / self.batch_size)
         history, step, stopped, train_seconds = [], 0, "epochs", 0.0
-        self._snapshot = None  # (epoch, user, item) embeddings at the last whole epoch before a cut
+        self._snapshots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         start = time.perf_counter()
         for epoch in range(1, self.epochs + 1):
             t0, losses = time.perf_counter(), []
@@ -215,13 +219,12 @@ class PyGLightGCN(EmbeddingRecommender):
                             "steps": step})
             if stopped == "time_budget":
                 break
-            elapsed = time.perf_counter() - start
-            if self.time_budget is not None and epoch < self.epochs and elapsed + seconds > self.time_budget:
-                # the next epoch will be cut: keep this one's embeddings (not timed) for equal-epoch checks
+            if self.keep_epoch_embeddings and epoch < self.epochs:
+                # embeddings after each whole epoch, for equal-epoch comparisons (not timed)
                 t1 = time.perf_counter()
                 with torch.no_grad():
                     emb = model.get_embedding(edge_index).numpy()
-                self._snapshot = (epoch, emb[:nu].copy(), emb[nu:].copy())
+                self._snapshots[epoch] = (emb[:nu].copy(), emb[nu:].copy())
                 start += time.perf_counter() - t1
         with torch.no_grad():
             emb = model.get_embedding(edge_index).numpy()
@@ -234,11 +237,11 @@ class PyGLightGCN(EmbeddingRecommender):
         self.stopped_ = stopped
         self.history_ = history
 
-    def snapshot_model(self) -> "PyGLightGCN | None":
-        """A copy holding the embeddings after the last whole epoch, when training was cut mid-epoch."""
-        if getattr(self, "_snapshot", None) is None:
+    def snapshot_model(self, epoch: int) -> PyGLightGCN | None:
+        """A fitted copy holding the embeddings after ``epoch`` whole epochs (needs keep_epoch_embeddings)."""
+        if epoch not in getattr(self, "_snapshots", {}):
             return None
-        epoch, user, item = self._snapshot
+        user, item = self._snapshots[epoch]
         twin = PyGLightGCN(**{**self.get_params(), "epochs": epoch, "time_budget": None})
         for name in ("users_", "items_", "n_users_", "n_items_", "seen_"):
             setattr(twin, name, getattr(self, name))

@@ -19,14 +19,14 @@ BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 
 #: Published Gowalla figures on the same LightGCN split (Recall@20, NDCG@20), with sources.
 PUBLISHED = [
-    ("LightGCN", 0.1830, 0.1554, 'He et al., "LightGCN: Simplifying and Powering Graph Convolution '
-                                 'Network for Recommendation", SIGIR 2020'),
-    ("GF-CF", 0.1849, 0.1518, 'Shen et al., "How Powerful is Graph Convolution for Recommendation?", '
-                              'CIKM 2021'),
-    ("UltraGCN", 0.1862, 0.1580, 'Mao et al., "UltraGCN: Ultra Simplification of Graph Convolutional '
-                                 'Networks for Recommendation", CIKM 2021'),
-    ("BSPM", 0.1920, 0.1597, 'Choi et al., "Blurring-Sharpening Process Models for Collaborative '
-                             'Filtering", SIGIR 2023'),
+    ("LightGCN", 0.1830, 0.1554, ('He et al., "LightGCN: Simplifying and Powering Graph Convolution '
+                                  'Network for Recommendation", SIGIR 2020')),
+    ("GF-CF", 0.1849, 0.1518, ('Shen et al., "How Powerful is Graph Convolution for Recommendation?", '
+                               'CIKM 2021')),
+    ("UltraGCN", 0.1862, 0.1580, ('Mao et al., "UltraGCN: Ultra Simplification of Graph Convolutional '
+                                  'Networks for Recommendation", CIKM 2021')),
+    ("BSPM", 0.1920, 0.1597, ('Choi et al., "Blurring-Sharpening Process Models for Collaborative '
+                              'Filtering", SIGIR 2023')),
 ]
 # our models to set next to each published method
 _OURS_FOR = {"LightGCN": "lightgcn", "GF-CF": "graphfilter"}
@@ -43,7 +43,9 @@ def _f(x: Any, fmt: str = ".4f") -> str:
 
 
 def _label(r: dict[str, Any]) -> str:
-    return f"{r['model']} (peer)" if r.get("kind") == "peer" else r["model"]
+    if r.get("kind") == "peer":
+        return f"{r['model']} (peer)"
+    return r["model"] + (" †" if str(r.get("settings_source", "")).startswith("class defaults") else "")
 
 
 def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -61,6 +63,8 @@ def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
                 _f(r["fit_seconds"], ".1f"), _f(r["eval_seconds"], ".1f"), _f(r["peak_memory_mb"], ".0f")]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    if any(_label(r).endswith("†") for r in ok):
+        lines.append("† no settings recorded in benchmarks/settings.py: class defaults, training time capped.")
     for r in rows:
         if r["status"] != "ok":
             lines.append(f"- **{r['model']}**: {r['status']}: {r['reason']}")
@@ -76,7 +80,8 @@ def _settings_lines(rows: list[dict[str, Any]]) -> list[str]:
             s = ", ".join(f"{k}={v}" for k, v in sorted(r.get("settings", {}).items())
                           if k not in ("verbose", "device"))
             extra = f"; stopped: {r['stopped']}" if r.get("stopped") else ""
-            lines.append(f"- {_label(r)}: {s or 'defaults'}{extra}")
+            source = f" ({r['settings_source']})" if r.get("settings_source") else ""
+            lines.append(f"- {_label(r)}: {s or 'defaults'}{extra}{source}")
     return lines
 
 
@@ -128,6 +133,22 @@ def _published_table(results: list[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+_PROTOCOL = (
+    "- Protocol: full ranking over all items, each user's train items masked, metrics averaged over "
+    "users with test items. cov = share of the catalogue in any top-20 list; div = intra-list "
+    "diversity of the top 20 (see each dataset); nov = mean self-information -log2(pop/n_users) of "
+    "recommended items. fit s / eval s are wall-clock seconds; peak MB is the job process's maxrss "
+    "(data loading included); each (dataset, model) ran in its own process."
+)
+_COMPARISON_NOTE = (
+    "Both trained in one process back to back. *s/step* = training seconds per batch; "
+    "*PyG ÷ ours time* = how many times longer a PyG step takes. Accuracy at the equal "
+    "wall-clock budget, and (where PyG finishes at least one epoch in it) after the same "
+    "number of epochs. PyG recipe: Adam lr 1e-3, uniform negatives, recommendation_loss "
+    "(BPR + 1e-4 L2); ours: its recorded settings."
+)
+
+
 def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relative_to: Path | None = None) -> str:
     """The generated Markdown: run facts, one table per dataset, the PyG comparison, published figures."""
     results = suite["results"]
@@ -143,14 +164,10 @@ def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relat
         f"## Benchmark suite ({suite['mode']} mode)", "",
         f"- Started {suite['started']}; {state}.",
         f"- Command: `{suite['command']}`",
-        f"- Machine: {mach['cpu']}, {mach['cores']} usable cores, {mach['memory_gb']} GB RAM, "
-        f"{mach['torch_threads']} torch threads; {mach['platform']}.",
+        (f"- Machine: {mach['cpu']}, {mach['cores']} usable cores, {mach['memory_gb']} GB RAM, "
+         f"{mach['torch_threads']} torch threads; {mach['platform']}."),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()) + ".",
-        "- Protocol: full ranking over all items, each user's train items masked, metrics averaged over "
-        "users with test items. cov = share of the catalogue in any top-20 list; div = intra-list "
-        "diversity of the top 20 (see each dataset); nov = mean self-information -log2(pop/n_users) of "
-        "recommended items. fit s / eval s are wall-clock seconds; peak MB is the job process's maxrss "
-        "(data loading included); each (dataset, model) ran in its own process.", "",
+        _PROTOCOL, "",
     ]
     datasets = list(dict.fromkeys(r["dataset"] for r in results))
     for d in datasets:
@@ -172,11 +189,7 @@ def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relat
     comp = _comparison_table(results)
     if comp:
         out += ["### Our LightGCN vs PyG's LightGCN (example recipe), same dim / layers / batch", "",
-                "Both trained in one process back to back. *s/step* = training seconds per batch; "
-                "*PyG ÷ ours time* = how many times longer a PyG step takes. Accuracy at the equal "
-                "wall-clock budget, and (where PyG finishes at least one epoch in it) after the same "
-                "number of epochs. PyG recipe: Adam lr 1e-3, uniform negatives, recommendation_loss "
-                "(BPR + 1e-4 L2); ours: its recorded settings.", "", *comp]
+                _COMPARISON_NOTE, "", *comp]
     if "gowalla" in datasets:
         out += ["### Gowalla: published figures on the same split next to ours", "", *_published_table(results)]
     for p in plots or []:

@@ -29,9 +29,9 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from jobs import run_job  # noqa: E402
+from jobs import run_job
 
-__all__ = ["main", "run_one", "format_table"]
+__all__ = ["format_table", "main", "run_one"]
 
 DATASETS = ("gowalla", "lastfm", "movielens-small", "sample", "synthetic")
 
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="suite: keep jobs that already have an ok result")
     parser.add_argument("--deadline", type=float, default=None,
                         help="suite: minutes after which no job starts and running ones are stopped")
+    parser.add_argument("--plan", action="store_true",
+                        help="suite: print the jobs, their recorded time budgets and timeouts, and exit")
     parser.add_argument("--results-md", type=Path, default=None,
                         help="suite: Markdown file whose generated section is rewritten "
                              "(default benchmarks/RESULTS.md with --full, none with --quick)")
@@ -115,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table([result]))
         print(f"results written under {out / datasets[0] / models[0]}")
         return 0
-    from suite import run_suite
+    from suite import print_plan, run_suite
 
+    if args.plan:
+        print_plan(datasets, models, quick=quick, peers=not args.no_peers, root=args.root)
+        return 0
     results_md = args.results_md if args.results_md is not None else (None if quick else HERE / "RESULTS.md")
     suite = run_suite(
         datasets=datasets, models=models, quick=quick, out=Path(out), root=args.root, seed=args.seed,

@@ -23,10 +23,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from jobs import FULL_DATASETS, PYG_BUDGET_CAP, QUICK_DATASETS, QUICK_TIME_CAP, machine, versions  # noqa: E402
-from settings import settings_for  # noqa: E402
+from jobs import FULL_DATASETS, QUICK_DATASETS, QUICK_TIME_CAP, machine, pyg_budget_cap, versions
+from settings import settings_for
 
-__all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "plan", "skip_reason", "run_suite"]
+__all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "plan", "print_plan", "run_suite", "skip_reason"]
 
 #: graphrec models in report order (a name missing from the registry is skipped, not fatal)
 GRAPHREC_MODELS = ("popularity", "mf", "lightgcn", "deepwalk", "graphfilter")
@@ -73,10 +73,30 @@ def skip_reason(dataset: str, model: str, root: str | None, cache: dict[str, Any
     return None
 
 
+def print_plan(datasets: list[str] | None, models: list[str] | None, *, quick: bool, peers: bool,
+               root: str | None = None) -> None:
+    """Print each job with its recorded time budget, its timeout, or why it would be skipped."""
+    cache: dict[str, Any] = {}
+    total = 0.0
+    for dataset, model in plan(datasets, models, quick=quick, peers=peers):
+        reason = skip_reason(dataset, model, root, cache)
+        if reason is not None:
+            print(f"{dataset:16} {model:14} skip: {reason}")
+            continue
+        if model == "pyg-lightgcn":
+            budget = 2 * pyg_budget_cap(dataset, quick)
+        else:
+            budget = QUICK_TIME_CAP if quick else float(settings_for(model, dataset).get("time_budget") or 0.0)
+        total += budget
+        print(f"{dataset:16} {model:14} budget {budget:6.0f} s  timeout {_job_timeout(dataset, model, quick):6.0f} s  "
+              f"settings {settings_for(model, dataset, quick) if model not in PEER_NAMES else 'peers.py'}")
+    print(f"sum of training budgets: {total / 60:.1f} min (plus loading and evaluation)")
+
+
 def _job_timeout(dataset: str, model: str, quick: bool) -> float:
     mode = "quick" if quick else "full"
     if model == "pyg-lightgcn":
-        budget = 3 * PYG_BUDGET_CAP[mode]
+        budget = 3 * pyg_budget_cap(dataset, quick)
     elif quick:
         budget = QUICK_TIME_CAP
     else:
@@ -97,7 +117,8 @@ def _run_subprocess(dataset: str, model: str, *, quick: bool, out: Path, root: s
     start = time.perf_counter()
     with open(target / "log.txt", "w") as log:
         try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env)
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env,
+                                  check=False)
             rc = proc.returncode
         except subprocess.TimeoutExpired:
             rc = None

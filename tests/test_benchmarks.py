@@ -13,9 +13,9 @@ import graphrec as gr
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-import report  # noqa: E402
-from run import main  # noqa: E402
-from suite import skip_reason  # noqa: E402
+import report
+from run import main
+from suite import skip_reason
 
 
 def test_quick_suite_smoke(tmp_path):
