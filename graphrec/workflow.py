@@ -242,7 +242,7 @@ def item_info_for(items: IdMap, ds: Dataset) -> pd.DataFrame | None:
     if ds.item_info is None or "title" not in ds.item_info.columns:
         return None
     out = pd.DataFrame({"item": items.labels})
-    for col in ("title", "category"):
+    for col in ("title", "category", "genres"):
         if col in ds.item_info.columns:
             by_label = pd.Series(ds.item_info[col].to_numpy(), index=ds.train.items.labels)
             out[col] = by_label.reindex(items.labels).to_numpy()
@@ -274,7 +274,17 @@ def parse_labels(idmap: IdMap, raw: Sequence[str], role: str = "user") -> np.nda
 
 
 def make_reranker(kind: str | None, model: Recommender, item_info: pd.DataFrame | None = None) -> Any:
-    """A re-ranker for ``kind`` ("mmr"/"dpp"): embedding similarity, else item categories."""
+    """A re-ranker for ``kind`` ("mmr"/"dpp"), or None when ``kind`` is None.
+
+    Item similarity: cosine of multi-hot genres when ``item_info`` has a
+    ``genres`` column ("|"-separated), else the model's item embeddings, else
+    ``item_info["category"]`` (same category = similar).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``kind``, or nothing to measure item similarity with.
+    """
     if kind is None:
         return None
     from graphrec.rerank import DPP, MMR, RERANKERS
@@ -282,9 +292,11 @@ def make_reranker(kind: str | None, model: Recommender, item_info: pd.DataFrame 
     if kind not in RERANKERS:
         raise ValueError(f"rerank must be one of {RERANKERS}, got {kind!r}")
     similarity: Any = "embedding"
-    if getattr(model, "item_embeddings_", None) is None:
+    if item_info is not None and "genres" in item_info.columns:
+        similarity = item_info["genres"].fillna("").astype(str).str.get_dummies("|").to_numpy(np.float32)
+    elif getattr(model, "item_embeddings_", None) is None:
         if item_info is None or "category" not in item_info.columns:
-            raise ValueError(f"{type(model).__name__} has no item embeddings to diversify with")
+            raise ValueError(f"{type(model).__name__} has no item embeddings or genres to diversify with")
         similarity = item_info["category"].astype("category").cat.codes.to_numpy()
     return (MMR if kind == "mmr" else DPP)(similarity=similarity)
 
