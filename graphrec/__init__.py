@@ -16,6 +16,7 @@ from graphrec.evaluation import evaluate
 from graphrec.exceptions import NotFittedError, TrainingError
 from graphrec.models import MODELS, EmbeddingRecommender, Popularity, Recommender, load
 from graphrec import ann, coldstart, rerank
+from graphrec import explain, viz  # viz imports matplotlib/plotly lazily
 
 __all__ = [
     "__version__",
@@ -39,4 +40,6 @@ __all__ = [
     "rerank",
     "coldstart",
     "ann",
+    "explain",
+    "viz",
 ]

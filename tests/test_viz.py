@@ -255,10 +255,22 @@ def test_embedding_map(model, info, color):
 
 
 def test_embedding_map_users_and_sampling(model):
-    fig = viz.embedding_map(model, kind="user", color="popularity", max_points=20, method="tsne")
+    fig = viz.embedding_map(model, kind="user", color="popularity", max_points=20, method="pca")
     assert "20 of 60" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="item_info"):
         viz.embedding_map(model, kind="user", color="genre")
+
+
+def test_embedding_map_panels_and_min_degree(model, info):
+    fig = viz.embedding_map(model, color=["genre", "popularity"], item_info=info, min_degree=8)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 2
+    deg = np.asarray(model.seen_.sum(axis=0)).ravel()
+    assert f"{(deg >= 8).sum()} of 40 items" in panels[0].get_title()
+    with pytest.raises(ValueError, match="rows left"):
+        viz.embedding_map(model, min_degree=10_000)
+    with pytest.raises(ValueError, match="single"):
+        viz.embedding_map(model, color=["genre", "popularity"], item_info=info, ax=fig.axes[0])
 
 
 def test_training_curves(model):
@@ -267,6 +279,11 @@ def test_training_curves(model):
     assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["recall@20"]
     fig = viz.training_curves([3.0, 2.0, 1.5])
     assert len(fig.axes) == 1
+    # the engine's records: metrics nested under "metrics", extra bookkeeping keys ignored
+    hist = [{"epoch": e, "loss": 1 / e, "steps": 10 * e, "elapsed": e,
+             "metrics": {"recall@20": 0.1 * e, "novelty@20": 2.0}} for e in (1, 2)]
+    fig = viz.training_curves(hist)
+    assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["recall@20"]
     with pytest.raises(ValueError, match="history"):
         viz.training_curves(gr.Popularity())
 

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 __all__ = ["project_embeddings", "embedding_map", "training_curves", "METHODS"]
 
 METHODS = ("pca", "tsne", "umap")
+_ACCURACY = ("recall", "ndcg", "precision", "map", "hit", "mrr")
 
 
 def project_embeddings(
@@ -117,13 +118,14 @@ def embedding_map(
     method: str = "pca",
     color: Any = "popularity",
     item_info: pd.DataFrame | None = None,
+    min_degree: int = 0,
     max_points: int = 5000,
     max_categories: int = 10,
     n_clusters: int = 8,
     label_top: int = 12,
     random_state: int | None = 0,
     ax: Any = None,
-    figsize: tuple[float, float] = (10, 8),
+    figsize: tuple[float, float] | None = None,
 ) -> Any:
     """A 2-D map of item (or user) embeddings, coloured by genre, popularity or community.
 
@@ -135,21 +137,33 @@ def embedding_map(
     vectors : ndarray, optional
         Embeddings to draw instead of the model's.
     method : {"pca", "tsne", "umap"}
-    color : {"genre", "popularity", "community"}, array or None
+    color : str, array, None, or a list of these
         "genre": ``item_info``'s ``category`` (else first of ``genres``), the
         ``max_categories`` most frequent kept, the rest "other"; "popularity": log
         training degree (needs a model); "community": ``item_info["community"]`` when
         present, else k-means clusters of the embeddings; an array: one value per row.
+        A list draws one panel per colouring side by side, on one shared projection.
     item_info : DataFrame, optional
-        Also labels the ``label_top`` most popular items by title.
+        Also labels up to ``label_top`` popular items by title (skipping labels that
+        would land on one already drawn).
+    min_degree : int, default 0
+        Drop rows with fewer training interactions (needs a model): embeddings of
+        rarely seen items stay near their random start and form a meaningless blob.
     max_points : int, default 5000
         Draw a seeded random sample of at most this many points (t-SNE is O(n log n)).
     random_state : int, default 0
     ax : matplotlib Axes, optional
+        Draw here (a single colouring only).
+    figsize : (float, float), optional
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Bad ``kind``/``color``/``method``, or nothing left to draw.
     """
     import matplotlib.pyplot as plt
 
@@ -162,19 +176,51 @@ def embedding_map(
         if vectors is None:
             raise AttributeError(f"{type(model).__name__} has no {kind}_embeddings_")
     vectors = np.asarray(vectors, np.float32)
-    values, categorical, cname = _colours(model, kind, color, item_info, vectors, random_state, n_clusters)
+    colors = list(color) if isinstance(color, list) else [color]
+    if ax is not None and len(colors) > 1:
+        raise ValueError("ax takes a single colouring; pass one color or no ax")
+    degree = None
+    if model is not None and getattr(model, "seen_", None) is not None:
+        degree = np.asarray(model.seen_.sum(axis=0 if kind == "item" else 1)).ravel()
     rows = np.arange(len(vectors))
+    if min_degree > 0:
+        if degree is None:
+            raise ValueError("min_degree needs a fitted model (its seen_ matrix)")
+        rows = rows[degree >= min_degree]
+    if len(rows) < 3:
+        raise ValueError(f"only {len(rows)} rows left to draw (min_degree={min_degree})")
     if len(rows) > max_points:
-        rows = np.sort(np.random.default_rng(random_state).choice(len(rows), max_points, replace=False))
+        rows = np.sort(np.random.default_rng(random_state).choice(rows, max_points, replace=False))
     xy = project_embeddings(vectors[rows], method, random_state=random_state)
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
+        size = figsize or (9 * len(colors), 7.5)
+        fig, axes = plt.subplots(1, len(colors), figsize=size, squeeze=False)
+        axes = axes[0]
     else:
-        fig = ax.figure
+        fig, axes = ax.figure, [ax]
+    name = type(model).__name__ if model is not None else "embeddings"
+    shown = "PCA" if method == "pca" else "t-SNE" if method == "tsne" else "UMAP"
+    for a, col in zip(axes, colors):
+        values, categorical, cname = _colours(model, kind, col, item_info, vectors, random_state, n_clusters)
+        _scatter(a, xy, None if values is None else values[rows], categorical, cname, max_categories)
+        if label_top and kind == "item" and degree is not None and item_info is not None:
+            _label_popular(a, xy, rows, degree, item_info, label_top)
+        a.set_title(f"{name} {kind} embeddings by {cname or 'position'}\n({shown}, {len(rows)} of "
+                    f"{len(vectors)} {kind}s" + (f" with >= {min_degree} interactions" if min_degree else "")
+                    + ")", fontsize=11)
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def _scatter(ax: Any, xy: NDArray, values: Any, categorical: bool, cname: str | None, max_categories: int) -> None:
+    import matplotlib.pyplot as plt
+
     if values is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6, lw=0)
     elif categorical:
-        vals = values[rows].astype(str)
+        vals = np.asarray(values).astype(str)
         top = pd.Series(vals).value_counts().index[:max_categories].tolist()
         vals = np.where(np.isin(vals, top), vals, "other")
         cmap = plt.get_cmap("tab10" if len(top) <= 10 else "tab20")
@@ -185,19 +231,30 @@ def embedding_map(
             ax.scatter(xy[m, 0], xy[m, 1], s=7, alpha=0.7, lw=0, color=c, label=f"{cat} ({m.sum()})")
         ax.legend(title=cname, fontsize=8, markerscale=2.5, loc="best", framealpha=0.85)
     else:
-        sc = ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.7, lw=0, c=values[rows], cmap="viridis")
-        fig.colorbar(sc, ax=ax, label=cname, shrink=0.8)
-    if label_top and kind == "item" and model is not None and item_info is not None and "title" in item_info:
-        deg = np.asarray(model.seen_.sum(axis=0)).ravel()[rows]
-        for j in np.argsort(-deg, kind="stable")[:label_top]:
-            ax.annotate(str(item_info["title"].get(rows[j], rows[j]))[:30], xy[j], fontsize=7,
-                        xytext=(3, 3), textcoords="offset points", alpha=0.9)
-    name = type(model).__name__ if model is not None else "embeddings"
-    ax.set_title(f"{name}: {kind} embeddings ({method.upper() if method != 'tsne' else 't-SNE'}, "
-                 f"{len(rows)} of {len(vectors)} shown)")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return fig
+        order = np.argsort(values, kind="stable")  # popular points on top
+        sc = ax.scatter(xy[order, 0], xy[order, 1], s=6, alpha=0.7, lw=0, c=np.asarray(values)[order],
+                        cmap="viridis")
+        ax.figure.colorbar(sc, ax=ax, label=cname, shrink=0.8)
+
+
+def _label_popular(ax: Any, xy: NDArray, rows: NDArray, degree: NDArray, item_info: pd.DataFrame,
+                   label_top: int) -> None:
+    """Label the most popular points, skipping any too close to a label already placed."""
+    if "title" not in item_info.columns:
+        return
+    span = np.ptp(xy, axis=0).max() or 1.0
+    placed: list[NDArray] = []
+    for j in np.argsort(-degree[rows], kind="stable"):
+        if len(placed) >= label_top:
+            break
+        if placed:  # labels run to the right: keep them apart more in x than in y
+            d = np.abs(np.asarray(placed) - xy[j])
+            if ((d[:, 0] < 0.16 * span) & (d[:, 1] < 0.035 * span)).any():
+                continue
+        placed.append(xy[j])
+        ax.annotate(str(item_info["title"].get(rows[j], rows[j]))[:28], xy[j], fontsize=7.5,
+                    xytext=(3, 3), textcoords="offset points",
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.6))
 
 
 def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, ax: Any = None,
@@ -208,11 +265,12 @@ def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, 
     ----------
     model_or_history : Recommender, list of dict or list of float
         A fitted model with ``history_`` (list of dicts with ``epoch``, ``loss``,
-        ``seconds`` and metric keys such as ``"recall@20"``) and/or ``loss_history_``
-        (list of float); or such a list itself.
+        ``seconds`` and metric keys such as ``"recall@20"``, at the top level or in a
+        nested ``"metrics"`` dict) and/or ``loss_history_`` (list of float); or such a
+        list itself. A model's ``best_epoch_`` is marked.
     metrics : list of str, optional
-        Metric keys to plot; default every key other than epoch/loss/seconds/lr
-        with at least one numeric value.
+        Metric keys to plot; default the accuracy metrics present (recall, ndcg,
+        precision, map, hit, mrr at any k), else any "@" metric within [0, 1] or auc.
 
     Returns
     -------
@@ -233,13 +291,15 @@ def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, 
         raise ValueError("no training history: the model has neither history_ nor loss_history_")
     if not isinstance(hist[0], dict):
         hist = [{"epoch": e + 1, "loss": float(v)} for e, v in enumerate(hist)]
-    frame = pd.DataFrame(list(hist))
+    # metrics may sit at the top level ({"recall@20": ...}) or nested ({"metrics": {...}})
+    rows = [{**{k: v for k, v in h.items() if k != "metrics"}, **(h.get("metrics") or {})} for h in hist]
+    frame = pd.DataFrame(rows)
     if "epoch" not in frame:
         frame["epoch"] = np.arange(1, len(frame) + 1)
-    skip = {"epoch", "loss", "seconds", "lr", "time"}
     if metrics is None:
-        metrics = [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
-                   and frame[c].notna().any()]
+        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()]
+        metrics = [c for c in numeric if str(c).split("@")[0] in _ACCURACY and "@" in str(c)]
+        metrics = metrics or [c for c in numeric if c == "auc" or ("@" in str(c) and frame[c].between(0, 1).all())]
     n_panels = 1 + bool(metrics)
     if ax is None:
         fig, axes = plt.subplots(1, n_panels, figsize=figsize if n_panels == 2 else (6, 4.5), squeeze=False)
@@ -262,6 +322,9 @@ def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, 
         for m in metrics:
             s = frame[["epoch", m]].dropna()
             axes[-1].plot(s["epoch"], s[m], marker="o", ms=3, label=m)
+        best = getattr(model_or_history, "best_epoch_", None)
+        if isinstance(best, (int, np.integer)):
+            axes[-1].axvline(best, color="#888888", ls="--", lw=1, label=f"restored epoch {best}")
         axes[-1].set_xlabel("epoch")
         axes[-1].set_title("validation metrics")
         axes[-1].legend(fontsize=9)

@@ -270,7 +270,8 @@ def _explain_panel(side: Any, nb: Neighborhood, item_info: pd.DataFrame | None) 
         for _, w in walks.iterrows():
             via = node_labels(nb.x, np.asarray(w["nodes"][1:2]), item_info, width=32)[0]
             word = "because of" if by_user else "via"
-            lines.append((f"    {w['share']:4.0%}  {word} {via}", 8.5, "normal", "#333333"))
+            share = f"{w['share']:.0%}" if w["share"] >= 0.095 else f"{w['share']:.1%}"
+            lines.append((f"    {share:>5}  {word} {via}", 8.5, "normal", "#333333"))
     y, step = 0.98, min(0.022, 0.62 / max(len(lines), 1))
     for text, fs, weight, color in lines:
         side.text(0.0, y, text, fontsize=fs, fontweight=weight, color=color, va="top",
