@@ -15,6 +15,7 @@ from graphrec.data.interactions import Interactions
 from graphrec.evaluation import evaluate
 from graphrec.exceptions import NotFittedError, TrainingError
 from graphrec.models import MODELS, EmbeddingRecommender, Popularity, Recommender, load
+from graphrec.models.graph_filter import GraphFilter
 from graphrec import ann, coldstart, rerank
 from graphrec import explain, viz  # viz imports matplotlib/plotly lazily
 
@@ -28,6 +29,7 @@ __all__ = [
     "Recommender",
     "EmbeddingRecommender",
     "Popularity",
+    "GraphFilter",
     "NotFittedError",
     "TrainingError",
     "Dataset",

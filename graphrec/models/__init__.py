@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.popularity import Popularity
+from graphrec.models.graph_filter import GraphFilter
 from graphrec.persistence import ModelFileError, read_state
 
 __all__ = ["MODELS", "Recommender", "EmbeddingRecommender", "Popularity", "load", "get_model_class"]
@@ -16,6 +17,7 @@ __all__ = ["MODELS", "Recommender", "EmbeddingRecommender", "Popularity", "load"
 MODELS = MappingProxyType(
     {
         "Popularity": Popularity,
+        "GraphFilter": GraphFilter,
     }
 )
 
