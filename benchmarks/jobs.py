@@ -40,10 +40,10 @@ __all__ = [
 FULL_DATASETS = ("lastfm", "movielens-small", "gowalla")
 QUICK_DATASETS = ("synthetic", "sample")
 #: --quick caps every wall-clock budget (seconds) so smoke tests stay short
-QUICK_TIME_CAP = 3.0
+QUICK_TIME_CAP = 1.5
 #: the wall-clock budget of the PyG-vs-ours comparison is capped at this many seconds
 #: ("full" for datasets without their own entry)
-PYG_BUDGET_CAP = {"quick": 2.0, "full": 60.0, "gowalla": 150.0}
+PYG_BUDGET_CAP = {"quick": 1.0, "full": 60.0, "gowalla": 150.0}
 
 
 def pyg_budget_cap(dataset: str, quick: bool) -> float:

@@ -29,7 +29,7 @@ from settings import settings_for
 __all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "plan", "print_plan", "run_suite", "skip_reason"]
 
 #: graphrec models in report order (a name missing from the registry is skipped, not fatal)
-GRAPHREC_MODELS = ("popularity", "mf", "lightgcn", "deepwalk", "graphfilter")
+GRAPHREC_MODELS = ("popularity", "lightgcn", "graphfilter", "mf", "deepwalk")
 PEER_NAMES = ("implicit-als", "implicit-bpr", "pyg-lightgcn")
 #: seconds a job may take beyond its recorded time budget (loading, evaluation, saving)
 JOB_MARGIN = {"quick": 60.0, "full": 600.0}

@@ -22,7 +22,7 @@ def test_quick_suite_smoke(tmp_path):
     """Subprocess per job, unknown names skipped with a reason, JSON + Markdown + PNG + RESULTS.md written."""
     md = tmp_path / "RESULTS.md"
     md.write_text(f"# header kept\n\n{report.BEGIN}\nold\n{report.END}\n\n## Other measured figures\nkept\n")
-    models = "popularity,lightgcn,implicit-als,pyg-lightgcn,no-such-model"
+    models = "popularity,lightgcn,pyg-lightgcn,no-such-model"
     rc = main(["--quick", "--dataset", "synthetic", "--model", models, "--out", str(tmp_path / "out"),
                "--results-md", str(md)])
     assert rc == 0
@@ -60,6 +60,20 @@ def test_single_run_cli(tmp_path, capsys):
     assert result["metrics"]["n_users"] > 0
     assert "| synthetic | popularity |" in capsys.readouterr().out
     assert gr.load(tmp_path / "synthetic" / "popularity" / "model").n_items_ == result["data"]["n_items"]
+
+
+def test_single_run_peer_in_process(tmp_path):
+    from peers import peer_status
+
+    ok, why = peer_status("implicit-als")
+    if not ok:
+        pytest.skip(why)
+    result = main(["--dataset", "synthetic", "--model", "implicit-als", "--quick", "--out", str(tmp_path)])
+    assert result == 0
+    saved = json.loads((tmp_path / "synthetic" / "implicit-als" / "results.json").read_text())
+    assert saved["kind"] == "peer" and saved["versions"]["implicit"] != "not installed"
+    assert saved["metrics"]["recall@20"] > 0.2  # planted communities: ALS finds them
+    assert not (tmp_path / "synthetic" / "implicit-als" / "model").exists()  # peers are not saved
 
 
 def test_single_run_unknown_model_is_an_error(tmp_path, capsys):
