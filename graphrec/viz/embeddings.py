@@ -76,6 +76,16 @@ def project_embeddings(
     return np.asarray(out, np.float32)
 
 
+def _degrees(model: Any, kind: str) -> NDArray[np.int64]:
+    """Training interactions per item (or user): counts, not summed ratings."""
+    import scipy.sparse as sp
+
+    seen = sp.csr_array(model.seen_)
+    if kind == "item":
+        return np.bincount(seen.indices, minlength=seen.shape[1])
+    return np.diff(seen.indptr)
+
+
 def _colours(model: Any, kind: str, color: Any, item_info, vectors, random_state, n_clusters):
     """(values, is_categorical, name) for the points."""
     n = len(vectors)
@@ -87,9 +97,9 @@ def _colours(model: Any, kind: str, color: Any, item_info, vectors, random_state
             raise ValueError(f"color has {len(vals)} values for {n} points")
         return vals, vals.dtype.kind in "OUSb", "value"
     if color == "popularity":
-        seen = model.seen_
-        deg = np.asarray(seen.sum(axis=0 if kind == "item" else 1)).ravel()
-        return np.log1p(deg), False, "log(1 + interactions)"
+        if model is None:
+            raise ValueError("color='popularity' needs a fitted model (its seen_ matrix)")
+        return np.log1p(_degrees(model, kind)), False, "log(1 + interactions)"
     if color in ("genre", "category"):
         if kind != "item" or item_info is None:
             raise ValueError(f"color={color!r} needs item embeddings and item_info")
@@ -181,7 +191,7 @@ def embedding_map(
         raise ValueError("ax takes a single colouring; pass one color or no ax")
     degree = None
     if model is not None and getattr(model, "seen_", None) is not None:
-        degree = np.asarray(model.seen_.sum(axis=0 if kind == "item" else 1)).ravel()
+        degree = _degrees(model, kind)
     rows = np.arange(len(vectors))
     if min_degree > 0:
         if degree is None:
@@ -249,7 +259,7 @@ def _label_popular(ax: Any, xy: NDArray, rows: NDArray, degree: NDArray, item_in
             break
         if placed:  # labels run to the right: keep them apart more in x than in y
             d = np.abs(np.asarray(placed) - xy[j])
-            if ((d[:, 0] < 0.16 * span) & (d[:, 1] < 0.035 * span)).any():
+            if ((d[:, 0] < 0.25 * span) & (d[:, 1] < 0.035 * span)).any():
                 continue
         placed.append(xy[j])
         ax.annotate(str(item_info["title"].get(rows[j], rows[j]))[:28], xy[j], fontsize=7.5,

@@ -376,11 +376,13 @@ def _ring_layout(table: pd.DataFrame, edges: pd.DataFrame, paths: pd.DataFrame) 
             angle[idx] = _spread(nodes[idx], barycentre(idx, {r - 1}))
     # a ring of labelled items needs room for its radial labels before the next ring
     is_item = (table["kind"] == "item").to_numpy()
-    radius_of = {0: 0.0, 1: 1.3}
-    for r in rings[1:] if rings and rings[0] == 1 else rings:
+    radius_of = {0: 0.0}
+    for r in rings:
         prev = radius_of.get(r - 1, 0.0)
         labelled = r > 1 and is_item[ring == r - 1].any() and (rec[ring == r - 1] == 0).all()
-        radius_of[r] = prev + (2.1 if labelled else 1.0)
+        gap = 1.3 if r == 1 else 2.1 if labelled else 1.0
+        # at least 0.4 units of arc per node, so a crowded ring grows instead of overlapping
+        radius_of[r] = max(prev + gap, 0.4 * (ring == r).sum() / (2 * np.pi))
     radius = np.array([radius_of[r] for r in ring.tolist()])
     table["angle"] = np.mod(angle, 2 * np.pi)
     table["x"] = radius * np.cos(angle)
