@@ -44,7 +44,7 @@ DEMO_MODELS = ("popularity", "mf", "graphfilter", "lightgcn")
 #: hyperparameters per model: budgets sized for the whole demo to take ~1-2 min on 2 CPU cores
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "popularity": {},
-    "mf": {"embedding_dim": 64, "batch_size": 1024, "lr": 0.01, "epochs": 40, "time_budget": 15.0},
+    "mf": {"embedding_dim": 64, "batch_size": 2048, "lr": 0.05, "epochs": 40, "time_budget": 15.0},
     "graphfilter": {},
     "lightgcn": {"embedding_dim": 64, "n_layers": 3, "batch_size": 1024, "lr": 0.01, "epochs": 60,
                  "time_budget": 35.0},
