@@ -17,9 +17,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import graphrec as gr  # noqa: E402
-import graphrec.datasets  # noqa: E402,F401
-from graphrec import explain, viz  # noqa: E402
+import graphrec as gr
+import graphrec.datasets
+from graphrec import explain, viz
 
 
 def main() -> None:
@@ -45,15 +45,26 @@ def main() -> None:
     viz.save_figure(fig, out / "neighborhood.png", close=False, palette=True)
     print(f"neighbourhood drawn and saved in {time.perf_counter() - start:.1f} s")
     viz.save_figure(fig, extra / "neighborhood.svg")
-    viz.neighborhood_html(model, user=user, k=10, item_info=ds.item_info, path=extra / "neighborhood.html")
+    viz.neighborhood_html(
+        model, user=user, k=10, item_info=ds.item_info, path=extra / "neighborhood.html"
+    )
 
-    fig = viz.embedding_map(model, method="tsne", color=["genre", "popularity"], item_info=ds.item_info,
-                            min_degree=5, max_points=3000, figsize=(16, 7))
+    fig = viz.embedding_map(
+        model,
+        method="tsne",
+        color=["genre", "popularity"],
+        item_info=ds.item_info,
+        min_degree=5,
+        max_points=3000,
+        figsize=(16, 7),
+    )
     viz.save_figure(fig, out / "embedding_map.png", dpi=80, palette=True)
     fig = viz.training_curves(model)
     viz.save_figure(fig, out / "training_curves.png", dpi=90, palette=True)
 
-    table = explain.explain_recommendations(model, user, k=5, top=2, level="item", item_info=ds.item_info)
+    table = explain.explain_recommendations(
+        model, user, k=5, top=2, level="item", item_info=ds.item_info
+    )
     print(table[["rec_rank", "item_label", "label", "share", "n_paths"]].to_string(index=False))
 
 

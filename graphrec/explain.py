@@ -42,13 +42,13 @@ from graphrec.graph import bipartite_adjacency, normalized_adjacency
 
 __all__ = [
     "WEIGHTINGS",
-    "walks",
-    "path_adjacency",
-    "training_interactions",
-    "node_labels",
-    "paths",
     "because",
     "explain_recommendations",
+    "node_labels",
+    "path_adjacency",
+    "paths",
+    "training_interactions",
+    "walks",
 ]
 
 WEIGHTINGS = ("normalized", "count", "auto")
@@ -183,7 +183,11 @@ def _short(text: str, width: int | None) -> str:
 
 
 def node_labels(
-    x: Interactions, nodes: NDArray, item_info: pd.DataFrame | None = None, *, width: int | None = None
+    x: Interactions,
+    nodes: NDArray,
+    item_info: pd.DataFrame | None = None,
+    *,
+    width: int | None = None,
 ) -> list[str]:
     """Readable labels of graph nodes: ``"user <id>"``, item titles when known, else ``"item <id>"``.
 
@@ -423,20 +427,44 @@ def explain_recommendations(
     parts = []
     for rank, (item, score, title) in enumerate(zip(items.tolist(), scores.tolist(), titles), 1):
         if level == "path":
-            f = paths(x, item, user=int(user), weighting=weighting, top=top, item_info=item_info, adjacency=a)
+            f = paths(
+                x,
+                item,
+                user=int(user),
+                weighting=weighting,
+                top=top,
+                item_info=item_info,
+                adjacency=a,
+            )
         else:
-            f = because(x, int(user), item, weighting=weighting, top=top, item_info=item_info, adjacency=a)
+            f = because(
+                x, int(user), item, weighting=weighting, top=top, item_info=item_info, adjacency=a
+            )
         if f.empty:
-            blank = {"rank": 0, "length": 0, "nodes": (), "source": int(user), "user": int(user),
-                     "via_item": -1, "via_user": -1, "item": item, "contribution": 0.0,
-                     "n_paths": 0, "share": 0.0, "total": 0.0, "label": "no path"}
+            blank = {
+                "rank": 0,
+                "length": 0,
+                "nodes": (),
+                "source": int(user),
+                "user": int(user),
+                "via_item": -1,
+                "via_user": -1,
+                "item": item,
+                "contribution": 0.0,
+                "n_paths": 0,
+                "share": 0.0,
+                "total": 0.0,
+                "label": "no path",
+            }
             f = pd.DataFrame([{c: blank[c] for c in f.columns}])
         f.insert(0, "rec_rank", rank)
         f.insert(1, "score", score)
         f.insert(2, "item_label", title)
         parts.append(f)
     if not parts:
-        return pd.DataFrame(columns=["rec_rank", "score", "item_label", "rank", "item", "contribution", "label"])
+        return pd.DataFrame(
+            columns=["rec_rank", "score", "item_label", "rank", "item", "contribution", "label"]
+        )
     return pd.concat(parts, ignore_index=True)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,10 +59,12 @@ def test_paths_user_to_item_match_a3_and_exist(random_graph):
     for user in range(x.n_users):
         for item in range(x.n_items):
             f = explain.paths(x, item, user=user, top=None)
-            assert f["contribution"].sum() == pytest.approx(a3[user, x.n_users + item], rel=1e-5, abs=1e-9)
+            assert f["contribution"].sum() == pytest.approx(
+                a3[user, x.n_users + item], rel=1e-5, abs=1e-9
+            )
             for nodes in f["nodes"]:
                 assert len(nodes) == 4
-                assert all(dense[s, t] for s, t in zip(nodes[:-1], nodes[1:]))
+                assert all(dense[s, t] for s, t in itertools.pairwise(nodes))
             if len(f):
                 assert f["share"].sum() == pytest.approx(1.0)
                 assert (f["via_item"] >= 0).all() and (f["via_user"] >= 0).all()
@@ -91,7 +95,9 @@ def test_because_collapses_middle_user(random_graph):
         assert items["contribution"].sum() == pytest.approx(walks["contribution"].sum())
         assert items["n_paths"].sum() == len(walks)
         grouped = walks.groupby("via_item")["contribution"].sum()
-        np.testing.assert_allclose(items.set_index("via_item")["contribution"], grouped.reindex(items["via_item"]))
+        np.testing.assert_allclose(
+            items.set_index("via_item")["contribution"], grouped.reindex(items["via_item"])
+        )
     # count weighting: the contribution of an item is its co-occurrence count with the target
     r = x.to_csr().toarray()
     counts = explain.because(x, 1, 8, top=None, weighting="count")
@@ -107,7 +113,11 @@ def test_labels_use_titles_when_known(random_graph):
     assert f["label"].iloc[0].endswith("Movie 8")
     plain = explain.paths(random_graph, 8, user=0)
     assert plain["label"].iloc[0].endswith("item 8")
-    assert explain.because(random_graph, 0, 8, item_info=info)["label"].iloc[0].startswith("because of Movie")
+    assert (
+        explain.because(random_graph, 0, 8, item_info=info)["label"]
+        .iloc[0]
+        .startswith("because of Movie")
+    )
 
 
 def test_explain_recommendations_auto_weighting(checkerboard):

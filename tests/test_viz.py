@@ -11,15 +11,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import scipy.sparse.linalg as sla  # noqa: E402
+import itertools
 
-import graphrec as gr  # noqa: E402
-from graphrec import viz  # noqa: E402
-from graphrec.graph import normalized_interactions, to_networkx  # noqa: E402
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse.linalg as sla
+
+import graphrec as gr
+from graphrec import viz
+from graphrec.graph import normalized_interactions, to_networkx
 
 
 class SVDEmbeddings(gr.EmbeddingRecommender):
@@ -34,7 +36,9 @@ class SVDEmbeddings(gr.EmbeddingRecommender):
         u, s, vt = sla.svds(r, k=self.embedding_dim, random_state=0)
         self.user_embeddings_ = (u * np.sqrt(s)).astype(np.float32)
         self.item_embeddings_ = (vt.T * np.sqrt(s)).astype(np.float32)
-        self.history_ = [{"epoch": e, "loss": 1.0 / e, "seconds": 0.1, "recall@20": 0.1 * e} for e in (1, 2, 3)]
+        self.history_ = [
+            {"epoch": e, "loss": 1.0 / e, "seconds": 0.1, "recall@20": 0.1 * e} for e in (1, 2, 3)
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +59,10 @@ def graph() -> gr.Interactions:
 @pytest.fixture(scope="module")
 def info() -> pd.DataFrame:
     return pd.DataFrame(
-        {"title": [f"Film number {i}" for i in range(40)], "genres": [f"G{i % 4}|X" for i in range(40)]}
+        {
+            "title": [f"Film number {i}" for i in range(40)],
+            "genres": [f"G{i % 4}|X" for i in range(40)],
+        }
     )
 
 
@@ -113,12 +120,17 @@ def test_cap_holds_with_recommendations(graph, model):
 
 
 def _drawn_path_ok(nb, item):
-    edges = set(zip(nb.edges.loc[nb.edges["on_path"], "src"], nb.edges.loc[nb.edges["on_path"], "dst"]))
+    edges = set(
+        zip(nb.edges.loc[nb.edges["on_path"], "src"], nb.edges.loc[nb.edges["on_path"], "dst"])
+    )
     walks = nb.paths[nb.paths["item"] == item]
     for nodes in walks["nodes"]:
-        if nodes[0] == nb.centre and nodes[-1] == nb.x.n_users + item and all(
-            n in nb.nodes.index for n in nodes
-        ) and all((min(s, t), max(s, t)) in edges for s, t in zip(nodes[:-1], nodes[1:])):
+        if (
+            nodes[0] == nb.centre
+            and nodes[-1] == nb.x.n_users + item
+            and all(n in nb.nodes.index for n in nodes)
+            and all((min(s, t), max(s, t)) in edges for s, t in itertools.pairwise(nodes))
+        ):
             return True
     return False
 
@@ -148,7 +160,9 @@ def test_unreachable_recommendation_is_marked_in_the_figure():
 
 
 def test_explanation_paths_drawn_match_explain(graph, model):
-    nb = viz.neighborhood_graph(model, user=4, k=5, max_nodes=60, paths_per_item=1, weighting="normalized")
+    nb = viz.neighborhood_graph(
+        model, user=4, k=5, max_nodes=60, paths_per_item=1, weighting="normalized"
+    )
     for _, w in nb.paths.iterrows():
         items = gr.explain.because(graph, 4, w["item"], top=1)
         assert w["nodes"][1] - graph.n_users == items["via_item"].iloc[0]
@@ -165,7 +179,8 @@ def test_figure_labels_legend_and_files(graph, model, info, tmp_path):
     svg = viz.save_figure(fig, tmp_path / "nb.svg")
     img = matplotlib.image.imread(png)
     assert img.shape[:2] == (1200, 1600)
-    assert "<svg" in open(svg).read(200)
+    with open(svg) as f:
+        assert "<svg" in f.read(200)
     with pytest.raises(ValueError, match="path"):
         viz.save_figure(fig, tmp_path / "nb.txt")
 
@@ -280,8 +295,16 @@ def test_training_curves(model):
     fig = viz.training_curves([3.0, 2.0, 1.5])
     assert len(fig.axes) == 1
     # the engine's records: metrics nested under "metrics", extra bookkeeping keys ignored
-    hist = [{"epoch": e, "loss": 1 / e, "steps": 10 * e, "elapsed": e,
-             "metrics": {"recall@20": 0.1 * e, "novelty@20": 2.0}} for e in (1, 2)]
+    hist = [
+        {
+            "epoch": e,
+            "loss": 1 / e,
+            "steps": 10 * e,
+            "elapsed": e,
+            "metrics": {"recall@20": 0.1 * e, "novelty@20": 2.0},
+        }
+        for e in (1, 2)
+    ]
     fig = viz.training_curves(hist)
     assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["recall@20"]
     with pytest.raises(ValueError, match="history"):

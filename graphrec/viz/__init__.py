@@ -19,12 +19,12 @@ from graphrec.viz.neighborhood import draw_neighborhood, neighborhood, save_figu
 
 __all__ = [
     "Neighborhood",
-    "neighborhood_graph",
-    "neighborhood",
     "draw_neighborhood",
-    "neighborhood_html",
     "embedding_map",
+    "neighborhood",
+    "neighborhood_graph",
+    "neighborhood_html",
     "project_embeddings",
-    "training_curves",
     "save_figure",
+    "training_curves",
 ]

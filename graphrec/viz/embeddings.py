@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["project_embeddings", "embedding_map", "training_curves", "METHODS"]
+__all__ = ["METHODS", "embedding_map", "project_embeddings", "training_curves"]
 
 METHODS = ("pca", "tsne", "umap")
 _ACCURACY = ("recall", "ndcg", "precision", "map", "hit", "mrr")
@@ -112,12 +112,20 @@ def _colours(model: Any, kind: str, color: Any, item_info, vectors, random_state
         return cat.reindex(np.arange(n)).fillna("unknown").astype(str).to_numpy(), True, "genre"
     if color == "community":
         if item_info is not None and kind == "item" and "community" in item_info.columns:
-            return item_info["community"].reindex(np.arange(n)).astype(str).to_numpy(), True, "community"
+            return (
+                item_info["community"].reindex(np.arange(n)).astype(str).to_numpy(),
+                True,
+                "community",
+            )
         from sklearn.cluster import KMeans
 
-        lab = KMeans(n_clusters=min(n_clusters, n), n_init=3, random_state=random_state).fit_predict(vectors)
+        lab = KMeans(
+            n_clusters=min(n_clusters, n), n_init=3, random_state=random_state
+        ).fit_predict(vectors)
         return np.array([f"cluster {c}" for c in lab]), True, "k-means cluster"
-    raise ValueError(f"color must be 'genre', 'popularity', 'community', an array or None, got {color!r}")
+    raise ValueError(
+        f"color must be 'genre', 'popularity', 'community', an array or None, got {color!r}"
+    )
 
 
 def embedding_map(
@@ -211,20 +219,30 @@ def embedding_map(
     name = type(model).__name__ if model is not None else "embeddings"
     shown = "PCA" if method == "pca" else "t-SNE" if method == "tsne" else "UMAP"
     for a, col in zip(axes, colors):
-        values, categorical, cname = _colours(model, kind, col, item_info, vectors, random_state, n_clusters)
-        _scatter(a, xy, None if values is None else values[rows], categorical, cname, max_categories)
+        values, categorical, cname = _colours(
+            model, kind, col, item_info, vectors, random_state, n_clusters
+        )
+        _scatter(
+            a, xy, None if values is None else values[rows], categorical, cname, max_categories
+        )
         if label_top and kind == "item" and degree is not None and item_info is not None:
             _label_popular(a, xy, rows, degree, item_info, label_top)
-        a.set_title(f"{name} {kind} embeddings by {cname or 'position'}\n({shown}, {len(rows)} of "
-                    f"{len(vectors)} {kind}s" + (f" with >= {min_degree} interactions" if min_degree else "")
-                    + ")", fontsize=11)
+        a.set_title(
+            f"{name} {kind} embeddings by {cname or 'position'}\n({shown}, {len(rows)} of "
+            f"{len(vectors)} {kind}s"
+            + (f" with >= {min_degree} interactions" if min_degree else "")
+            + ")",
+            fontsize=11,
+        )
         a.set_xticks([])
         a.set_yticks([])
     fig.tight_layout()
     return fig
 
 
-def _scatter(ax: Any, xy: NDArray, values: Any, categorical: bool, cname: str | None, max_categories: int) -> None:
+def _scatter(
+    ax: Any, xy: NDArray, values: Any, categorical: bool, cname: str | None, max_categories: int
+) -> None:
     import matplotlib.pyplot as plt
 
     if values is None:
@@ -238,17 +256,27 @@ def _scatter(ax: Any, xy: NDArray, values: Any, categorical: bool, cname: str | 
         for j, cat in enumerate(order):
             m = vals == cat
             c = "#cccccc" if cat == "other" else cmap(j % cmap.N)
-            ax.scatter(xy[m, 0], xy[m, 1], s=7, alpha=0.7, lw=0, color=c, label=f"{cat} ({m.sum()})")
+            ax.scatter(
+                xy[m, 0], xy[m, 1], s=7, alpha=0.7, lw=0, color=c, label=f"{cat} ({m.sum()})"
+            )
         ax.legend(title=cname, fontsize=8, markerscale=2.5, loc="best", framealpha=0.85)
     else:
         order = np.argsort(values, kind="stable")  # popular points on top
-        sc = ax.scatter(xy[order, 0], xy[order, 1], s=6, alpha=0.7, lw=0, c=np.asarray(values)[order],
-                        cmap="viridis")
+        sc = ax.scatter(
+            xy[order, 0],
+            xy[order, 1],
+            s=6,
+            alpha=0.7,
+            lw=0,
+            c=np.asarray(values)[order],
+            cmap="viridis",
+        )
         ax.figure.colorbar(sc, ax=ax, label=cname, shrink=0.8)
 
 
-def _label_popular(ax: Any, xy: NDArray, rows: NDArray, degree: NDArray, item_info: pd.DataFrame,
-                   label_top: int) -> None:
+def _label_popular(
+    ax: Any, xy: NDArray, rows: NDArray, degree: NDArray, item_info: pd.DataFrame, label_top: int
+) -> None:
     """Label the most popular points, skipping any too close to a label already placed."""
     if "title" not in item_info.columns:
         return
@@ -262,13 +290,23 @@ def _label_popular(ax: Any, xy: NDArray, rows: NDArray, degree: NDArray, item_in
             if ((d[:, 0] < 0.25 * span) & (d[:, 1] < 0.035 * span)).any():
                 continue
         placed.append(xy[j])
-        ax.annotate(str(item_info["title"].get(rows[j], rows[j]))[:28], xy[j], fontsize=7.5,
-                    xytext=(3, 3), textcoords="offset points",
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.6))
+        ax.annotate(
+            str(item_info["title"].get(rows[j], rows[j]))[:28],
+            xy[j],
+            fontsize=7.5,
+            xytext=(3, 3),
+            textcoords="offset points",
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
+        )
 
 
-def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, ax: Any = None,
-                    figsize: tuple[float, float] = (11, 4.5)) -> Any:
+def training_curves(
+    model_or_history: Any,
+    *,
+    metrics: list[str] | None = None,
+    ax: Any = None,
+    figsize: tuple[float, float] = (11, 4.5),
+) -> Any:
     """Loss and validation metrics over epochs.
 
     Parameters
@@ -296,23 +334,35 @@ def training_curves(model_or_history: Any, *, metrics: list[str] | None = None, 
 
     hist = model_or_history
     if not isinstance(hist, (list, tuple)):
-        hist = getattr(model_or_history, "history_", None) or getattr(model_or_history, "loss_history_", None)
+        hist = getattr(model_or_history, "history_", None) or getattr(
+            model_or_history, "loss_history_", None
+        )
     if not hist:
         raise ValueError("no training history: the model has neither history_ nor loss_history_")
     if not isinstance(hist[0], dict):
         hist = [{"epoch": e + 1, "loss": float(v)} for e, v in enumerate(hist)]
     # metrics may sit at the top level ({"recall@20": ...}) or nested ({"metrics": {...}})
-    rows = [{**{k: v for k, v in h.items() if k != "metrics"}, **(h.get("metrics") or {})} for h in hist]
+    rows = [
+        {**{k: v for k, v in h.items() if k != "metrics"}, **(h.get("metrics") or {})} for h in hist
+    ]
     frame = pd.DataFrame(rows)
     if "epoch" not in frame:
         frame["epoch"] = np.arange(1, len(frame) + 1)
     if metrics is None:
-        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()]
+        numeric = [
+            c
+            for c in frame.columns
+            if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()
+        ]
         metrics = [c for c in numeric if str(c).split("@")[0] in _ACCURACY and "@" in str(c)]
-        metrics = metrics or [c for c in numeric if c == "auc" or ("@" in str(c) and frame[c].between(0, 1).all())]
+        metrics = metrics or [
+            c for c in numeric if c == "auc" or ("@" in str(c) and frame[c].between(0, 1).all())
+        ]
     n_panels = 1 + bool(metrics)
     if ax is None:
-        fig, axes = plt.subplots(1, n_panels, figsize=figsize if n_panels == 2 else (6, 4.5), squeeze=False)
+        fig, axes = plt.subplots(
+            1, n_panels, figsize=figsize if n_panels == 2 else (6, 4.5), squeeze=False
+        )
         axes = axes[0]
     else:
         fig, axes = ax.figure, [ax] * n_panels

@@ -32,7 +32,9 @@ def _lines(xy: pd.DataFrame, edges: pd.DataFrame) -> tuple[list, list]:
     ys = np.full(3 * n, np.nan)
     xs[0::3], ys[0::3] = xy.loc[edges["src"], "x"].to_numpy(), xy.loc[edges["src"], "y"].to_numpy()
     xs[1::3], ys[1::3] = xy.loc[edges["dst"], "x"].to_numpy(), xy.loc[edges["dst"], "y"].to_numpy()
-    return [None if np.isnan(v) else float(v) for v in xs], [None if np.isnan(v) else float(v) for v in ys]
+    return [None if np.isnan(v) else float(v) for v in xs], [
+        None if np.isnan(v) else float(v) for v in ys
+    ]
 
 
 def neighborhood_plotly(nb: Neighborhood) -> Any:
@@ -45,21 +47,45 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
     plain = nb.edges[~nb.edges["on_path"]]
     onpath = nb.edges[nb.edges["on_path"]]
     xs, ys = _lines(t, plain)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=COLORS["edge"], width=0.7),
-                             opacity=0.5, hoverinfo="skip", name="interaction"))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": COLORS["edge"], "width": 0.7},
+            opacity=0.5,
+            hoverinfo="skip",
+            name="interaction",
+        )
+    )
     if len(onpath):
         xs, ys = _lines(t, onpath)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=COLORS["path"], width=3),
-                                 hoverinfo="skip", name="path to a recommendation"))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"color": COLORS["path"], "width": 3},
+                hoverinfo="skip",
+                name="path to a recommendation",
+            )
+        )
     size = 8 + 22 * np.log1p(t["degree"].to_numpy()) / max(np.log1p(t["degree"].max()), 1e-9)
     why = {}
     for _, w in nb.paths.iterrows():
-        mid = " \u2192 ".join(t.at[n, "label"] if n in t.index else str(n) for n in w["nodes"][1:-1])
+        mid = " \u2192 ".join(
+            t.at[n, "label"] if n in t.index else str(n) for n in w["nodes"][1:-1]
+        )
         why.setdefault(w["item"], []).append(f"via {_html.escape(mid)} ({w['share']:.0%})")
     groups = [
         ("centre", t["role"] == "centre", COLORS["centre"], "circle"),
         ("user", (t["kind"] == "user") & (t["role"] != "centre"), COLORS["user"], "circle"),
-        ("item", (t["kind"] == "item") & ~t["role"].isin(["centre", "recommended"]), COLORS["item"], "square"),
+        (
+            "item",
+            (t["kind"] == "item") & ~t["role"].isin(["centre", "recommended"]),
+            COLORS["item"],
+            "square",
+        ),
         ("recommended", t["role"] == "recommended", COLORS["recommended"], "star"),
     ]
     for name, mask, color, symbol in groups:
@@ -72,21 +98,44 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
             h += f", hop {r['hop']}" if r["hop"] >= 0 else ""
             if r["rec_rank"]:
                 h += f"<br>recommendation #{r['rec_rank']}<br>" + (
-                    "<br>".join(why.get(r["index"], [])) or "no path within 3 hops")
+                    "<br>".join(why.get(r["index"], [])) or "no path within 3 hops"
+                )
             hover.append(h)
         show_text = (sub["role"].isin(["centre", "recommended"]) | sub["on_path"]).to_numpy()
-        text = [(f"#{r} " if r else "") + str(lab) if s else ""
-                for lab, r, s in zip(sub["label"], sub["rec_rank"], show_text)]
-        fig.add_trace(go.Scatter(
-            x=sub["x"], y=sub["y"], mode="markers+text", name=name, text=text,
-            textposition="top center", textfont=dict(size=10), hovertext=hover, hoverinfo="text",
-            marker=dict(size=size[mask.to_numpy()] * (1.6 if name in ("centre", "recommended") else 1),
-                        color=color, symbol=symbol, line=dict(color="white", width=1)),
-        ))
+        text = [
+            (f"#{r} " if r else "") + str(lab) if s else ""
+            for lab, r, s in zip(sub["label"], sub["rec_rank"], show_text)
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=sub["x"],
+                y=sub["y"],
+                mode="markers+text",
+                name=name,
+                text=text,
+                textposition="top center",
+                textfont={"size": 10},
+                hovertext=hover,
+                hoverinfo="text",
+                marker={
+                    "size": size[mask.to_numpy()]
+                    * (1.6 if name in ("centre", "recommended") else 1),
+                    "color": color,
+                    "symbol": symbol,
+                    "line": {"color": "white", "width": 1},
+                },
+            )
+        )
     fig.update_layout(
-        title=nb.title, showlegend=True, hovermode="closest", template="plotly_white",
-        xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"),
-        width=1200, height=900, legend=dict(x=0, y=1),
+        title=nb.title,
+        showlegend=True,
+        hovermode="closest",
+        template="plotly_white",
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        width=1200,
+        height=900,
+        legend={"x": 0, "y": 1},
     )
     return fig
 
@@ -132,12 +181,22 @@ def neighborhood_html(
         import plotly  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("neighborhood_html needs plotly: pip install 'graphrec[viz]'") from exc
-    nb = neighborhood_graph(model, user, item, hops=hops, k=k, max_nodes=max_nodes,
-                            paths_per_item=paths_per_item, train=train, item_info=item_info,
-                            weighting=weighting)
+    nb = neighborhood_graph(
+        model,
+        user,
+        item,
+        hops=hops,
+        k=k,
+        max_nodes=max_nodes,
+        paths_per_item=paths_per_item,
+        train=train,
+        item_info=item_info,
+        weighting=weighting,
+    )
     fig = neighborhood_plotly(nb)
-    doc = fig.to_html(include_plotlyjs=True, full_html=True, include_mathjax=False,
-                      config={"displaylogo": False})
+    doc = fig.to_html(
+        include_plotlyjs=True, full_html=True, include_mathjax=False, config={"displaylogo": False}
+    )
     if path is not None:
         from pathlib import Path
 

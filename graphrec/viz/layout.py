@@ -10,6 +10,7 @@ No plotting library is imported here.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from graphrec.explain import (
 )
 from graphrec.graph import bipartite_adjacency, ego_subgraph, normalized_adjacency
 
-__all__ = ["Neighborhood", "neighborhood_graph", "hop_distances"]
+__all__ = ["Neighborhood", "hop_distances", "neighborhood_graph"]
 
 
 @dataclass
@@ -197,7 +198,9 @@ def neighborhood_graph(
     dist = hop_distances(a_norm, centre, max(hops, 3))
 
     # -- recommendations and their strongest walks
-    rec_items, rec_scores = _recommendations(model, user, item, k) if model is not None else ([], [])
+    rec_items, rec_scores = (
+        _recommendations(model, user, item, k) if model is not None else ([], [])
+    )
     rec_items, rec_scores = np.asarray(rec_items, np.int64), np.asarray(rec_scores, np.float32)
     length = 3 if user is not None else 2
     rec_nodes = rec_items + x.n_users
@@ -214,17 +217,29 @@ def neighborhood_graph(
         via = np.bincount(inv.ravel(), weights=w, minlength=len(mid))
         for r, j in enumerate(np.lexsort((mid, -via))[:paths_per_item]):
             f = first[j]
-            walk_rows.append((rank, node - x.n_users, r + 1, tuple(nodes_w[f].tolist()), w[f], via[j],
-                              via[j] / w.sum()))
+            walk_rows.append(
+                (
+                    rank,
+                    node - x.n_users,
+                    r + 1,
+                    tuple(nodes_w[f].tolist()),
+                    w[f],
+                    via[j],
+                    via[j] / w.sum(),
+                )
+            )
     paths = pd.DataFrame(
-        walk_rows, columns=["rec_rank", "item", "rank", "nodes", "contribution", "via_contribution", "share"]
+        walk_rows,
+        columns=["rec_rank", "item", "rank", "nodes", "contribution", "via_contribution", "share"],
     )
 
     # -- the node cap: centre, recommendations, whole walks (best ranks first), ego fill
     keep = [centre] + [n for n in rec_nodes.tolist() if n != centre]
     kept = set(keep)
     drawn = np.zeros(len(paths), bool)
-    for j in np.lexsort((paths["rec_rank"].to_numpy(), paths["rank"].to_numpy())) if len(paths) else []:
+    for j in (
+        np.lexsort((paths["rec_rank"].to_numpy(), paths["rank"].to_numpy())) if len(paths) else []
+    ):
         middle = [n for n in paths["nodes"].iat[j][1:-1] if n not in kept]
         if len(keep) + len(middle) <= max_nodes:
             keep += middle
@@ -278,9 +293,13 @@ def neighborhood_graph(
         index=pd.Index(nodes, name="node"),
     )
     has_path = set(paths["item"].tolist())
-    table["has_path"] = [r > 0 and (i in has_path) for r, i in zip(table["rec_rank"], table["index"])]
+    table["has_path"] = [
+        r > 0 and (i in has_path) for r, i in zip(table["rec_rank"], table["index"])
+    ]
     max_ring = int(table.loc[table["role"] != "recommended", "hop"].clip(lower=0).max())
-    table["ring"] = np.where(table["role"] == "recommended", max_ring + 1, table["hop"].clip(lower=0))
+    table["ring"] = np.where(
+        table["role"] == "recommended", max_ring + 1, table["hop"].clip(lower=0)
+    )
 
     # -- edges: induced subgraph, walk edges marked
     sub = sp.csr_array(a_bin[nodes][:, nodes]).tocoo()
@@ -291,7 +310,7 @@ def neighborhood_graph(
     pw: dict[tuple[int, int], float] = {}
     pr: dict[tuple[int, int], int] = {}
     for t, c, r in zip(paths["nodes"], paths["share"], paths["rec_rank"]):
-        for s, d in zip(t[:-1], t[1:]):
+        for s, d in itertools.pairwise(t):
             e = (min(s, d), max(s, d))
             pw[e] = pw.get(e, 0.0) + float(c)
             pr[e] = min(pr.get(e, r), r)
@@ -355,7 +374,9 @@ def _ring_layout(table: pd.DataFrame, edges: pd.DataFrame, paths: pd.DataFrame) 
         if r == outer and (rec[idx] > 0).all():
             key = rec[idx]
         else:
-            key = np.argsort(np.argsort(-table["weight"].to_numpy()[idx], kind="stable"), kind="stable")
+            key = np.argsort(
+                np.argsort(-table["weight"].to_numpy()[idx], kind="stable"), kind="stable"
+            )
         angle[idx] = np.pi / 2 - 2 * np.pi * key / max(len(idx), 1)
 
     def barycentre(idx: np.ndarray, toward: set) -> np.ndarray:

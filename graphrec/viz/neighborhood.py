@@ -14,7 +14,7 @@ import pandas as pd
 from graphrec.data.interactions import Interactions
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
 
-__all__ = ["neighborhood", "draw_neighborhood", "save_figure"]
+__all__ = ["draw_neighborhood", "neighborhood", "save_figure"]
 
 COLORS = {
     "centre": "#d62728",
@@ -88,7 +88,9 @@ def neighborhood(
         item_info=item_info,
         weighting=weighting,
     )
-    return draw_neighborhood(nb, figsize=figsize, dpi=dpi, explain_panel=explain_panel, item_info=item_info)
+    return draw_neighborhood(
+        nb, figsize=figsize, dpi=dpi, explain_panel=explain_panel, item_info=item_info
+    )
 
 
 def _sizes(degree: np.ndarray, lo: float = 30.0, hi: float = 300.0) -> np.ndarray:
@@ -135,12 +137,16 @@ def draw_neighborhood(
     e = nb.edges
     seg = np.stack([xy.loc[e["src"]].to_numpy(), xy.loc[e["dst"]].to_numpy()], axis=1)
     plain = ~e["on_path"].to_numpy()
-    ax.add_collection(LineCollection(seg[plain], colors=COLORS["edge"], linewidths=0.5, alpha=0.35, zorder=1))
+    ax.add_collection(
+        LineCollection(seg[plain], colors=COLORS["edge"], linewidths=0.5, alpha=0.35, zorder=1)
+    )
     if (~plain).any():
         pw = e["path_weight"].to_numpy()[~plain]
         widths = 1.0 + 4.0 * np.sqrt(pw / pw.max())
         ax.add_collection(
-            LineCollection(seg[~plain], colors=COLORS["path"], linewidths=widths, alpha=0.85, zorder=2)
+            LineCollection(
+                seg[~plain], colors=COLORS["path"], linewidths=widths, alpha=0.85, zorder=2
+            )
         )
 
     # nodes: users circles, items squares, recommendations stars
@@ -148,27 +154,57 @@ def draw_neighborhood(
     groups = [
         ((t["role"] == "centre"), COLORS["centre"], "o", 3.0),
         ((t["kind"] == "user") & (t["role"] != "centre"), COLORS["user"], "o", 1.0),
-        ((t["kind"] == "item") & (t["role"] != "recommended") & (t["role"] != "centre"), COLORS["item"], "s", 1.0),
+        (
+            (t["kind"] == "item") & (t["role"] != "recommended") & (t["role"] != "centre"),
+            COLORS["item"],
+            "s",
+            1.0,
+        ),
     ]
     for mask, color, marker, scale in groups:
         m = mask.to_numpy()
         if m.any():
             edge = np.where(t["on_path"].to_numpy()[m], COLORS["path"], "white")
-            ax.scatter(t["x"][m], t["y"][m], s=size[m] * scale, c=color, marker=marker,
-                       edgecolors=edge, linewidths=1.5, zorder=3)
+            ax.scatter(
+                t["x"][m],
+                t["y"][m],
+                s=size[m] * scale,
+                c=color,
+                marker=marker,
+                edgecolors=edge,
+                linewidths=1.5,
+                zorder=3,
+            )
     rec = (t["role"] == "recommended").to_numpy()
     for has, face in ((True, COLORS["recommended"]), (False, "white")):
         m = rec & (t["has_path"].to_numpy() == has)
         if m.any():
-            ax.scatter(t["x"][m], t["y"][m], s=420, c=face, marker="*",
-                       edgecolors=COLORS["recommended"], linewidths=1.5, zorder=4)
+            ax.scatter(
+                t["x"][m],
+                t["y"][m],
+                s=420,
+                c=face,
+                marker="*",
+                edgecolors=COLORS["recommended"],
+                linewidths=1.5,
+                zorder=4,
+            )
 
     # labels: radial, outside the node, flipped on the left half so text reads left to right
     for node, row in t.iterrows():
         if row["role"] == "centre":
-            ax.annotate(row["label"], (row["x"], row["y"]), xytext=(0, -22), textcoords="offset points",
-                        ha="center", va="top", fontsize=13, fontweight="bold", zorder=6,
-                        bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+            ax.annotate(
+                row["label"],
+                (row["x"], row["y"]),
+                xytext=(0, -22),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=13,
+                fontweight="bold",
+                zorder=6,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
             continue
         text, fs, weight = row["label"], 8, "normal"
         if row["kind"] == "user":
@@ -180,41 +216,118 @@ def draw_neighborhood(
             text = f"#{row['rec_rank']} {row['title']}" + ("" if row["has_path"] else " (no path)")
             text = "\n".join(textwrap.wrap(text, 24, max_lines=2, placeholder="\u2026"))
             right = np.cos(row["angle"]) >= -1e-9
-            ax.annotate(text, (row["x"], row["y"]), xytext=(11 if right else -11, 0),
-                        textcoords="offset points", ha="left" if right else "right", va="center",
-                        fontsize=10, fontweight="bold", color="#a04000", zorder=5)
+            ax.annotate(
+                text,
+                (row["x"], row["y"]),
+                xytext=(11 if right else -11, 0),
+                textcoords="offset points",
+                ha="left" if right else "right",
+                va="center",
+                fontsize=10,
+                fontweight="bold",
+                color="#a04000",
+                zorder=5,
+            )
             continue
         if row["on_path"]:
             weight = "bold"
         deg = np.degrees(row["angle"])
         left = 90 < deg < 270
-        ax.annotate(text, (row["x"], row["y"]),
-                    xytext=(8 * np.cos(row["angle"]), 8 * np.sin(row["angle"])),
-                    textcoords="offset points", rotation=deg - 180 if left else deg,
-                    rotation_mode="anchor", ha="right" if left else "left", va="center",
-                    fontsize=fs, fontweight=weight, zorder=5, color="#333333")
+        ax.annotate(
+            text,
+            (row["x"], row["y"]),
+            xytext=(8 * np.cos(row["angle"]), 8 * np.sin(row["angle"])),
+            textcoords="offset points",
+            rotation=deg - 180 if left else deg,
+            rotation_mode="anchor",
+            ha="right" if left else "left",
+            va="center",
+            fontsize=fs,
+            fontweight=weight,
+            zorder=5,
+            color="#333333",
+        )
     r_max = float(np.hypot(t["x"], t["y"]).max()) if len(t) else 1.0
     _fit_limits(ax, r_max)
     fig.suptitle(nb.title, fontsize=14, y=0.985)
 
     centre_kind = "user" if nb.centre < nb.x.n_users else "item"
-    ring_names = {1: "items" if centre_kind == "user" else "users",
-                  2: "users" if centre_kind == "user" else "items"}
+    ring_names = {
+        1: "items" if centre_kind == "user" else "users",
+        2: "users" if centre_kind == "user" else "items",
+    }
     handles = [
-        Line2D([], [], marker="o", ls="", ms=11, mfc=COLORS["centre"], mec="white", label=f"centre {centre_kind}"),
-        Line2D([], [], marker="o", ls="", ms=8, mfc=COLORS["user"], mec="white", label="user (size: degree)"),
-        Line2D([], [], marker="s", ls="", ms=8, mfc=COLORS["item"], mec="white", label="item (size: degree)"),
-        Line2D([], [], marker="*", ls="", ms=14, mfc=COLORS["recommended"], mec=COLORS["recommended"],
-               label="recommended (#rank)"),
-        Line2D([], [], color=COLORS["path"], lw=3, label="path to a recommendation\n(width: contribution)"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            ms=11,
+            mfc=COLORS["centre"],
+            mec="white",
+            label=f"centre {centre_kind}",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            ms=8,
+            mfc=COLORS["user"],
+            mec="white",
+            label="user (size: degree)",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="s",
+            ls="",
+            ms=8,
+            mfc=COLORS["item"],
+            mec="white",
+            label="item (size: degree)",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="*",
+            ls="",
+            ms=14,
+            mfc=COLORS["recommended"],
+            mec=COLORS["recommended"],
+            label="recommended (#rank)",
+        ),
+        Line2D(
+            [],
+            [],
+            color=COLORS["path"],
+            lw=3,
+            label="path to a recommendation\n(width: contribution)",
+        ),
         Line2D([], [], color=COLORS["edge"], lw=1, label="interaction"),
     ]
     if (rec & ~t["has_path"].to_numpy()).any():
-        handles.append(Line2D([], [], marker="*", ls="", ms=14, mfc="white", mec=COLORS["recommended"],
-                              label="recommended, no path drawn"))
-    (side or ax).legend(handles=handles, loc="lower left", fontsize=10, frameon=True, framealpha=0.9,
-              title=f"rings: hop 1 {ring_names[1]}, hop 2 {ring_names[2]},\nrecommendations outside",
-              title_fontsize=9)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="*",
+                ls="",
+                ms=14,
+                mfc="white",
+                mec=COLORS["recommended"],
+                label="recommended, no path drawn",
+            )
+        )
+    (side or ax).legend(
+        handles=handles,
+        loc="lower left",
+        fontsize=10,
+        frameon=True,
+        framealpha=0.9,
+        title=f"rings: hop 1 {ring_names[1]}, hop 2 {ring_names[2]},\nrecommendations outside",
+        title_fontsize=9,
+    )
     if side is not None:
         _explain_panel(side, nb, item_info)
     return fig
@@ -257,9 +370,17 @@ def _explain_panel(side: Any, nb: Neighborhood, item_info: pd.DataFrame | None) 
 
     side.set_axis_off()
     by_user = nb.centre < nb.x.n_users
-    lines = [("Why these recommendations?", 12, "bold", "#000000"),
-             ("share of the path weight through each of your items" if by_user
-              else "share of the path weight through each user", 8, "normal", "#555555")]
+    lines = [
+        ("Why these recommendations?", 12, "bold", "#000000"),
+        (
+            "share of the path weight through each of your items"
+            if by_user
+            else "share of the path weight through each user",
+            8,
+            "normal",
+            "#555555",
+        ),
+    ]
     p = nb.paths
     for _, r in nb.recommendations.iterrows():
         lines.append((textwrap.shorten(f"#{r['rank']} {r['label']}", 40), 10, "bold", "#a04000"))
@@ -274,13 +395,26 @@ def _explain_panel(side: Any, nb: Neighborhood, item_info: pd.DataFrame | None) 
             lines.append((f"    {share:>5}  {word} {via}", 8.5, "normal", "#333333"))
     y, step = 0.98, min(0.022, 0.62 / max(len(lines), 1))
     for text, fs, weight, color in lines:
-        side.text(0.0, y, text, fontsize=fs, fontweight=weight, color=color, va="top",
-                  transform=side.transAxes)
+        side.text(
+            0.0,
+            y,
+            text,
+            fontsize=fs,
+            fontweight=weight,
+            color=color,
+            va="top",
+            transform=side.transAxes,
+        )
         y -= step
 
 
 def save_figure(
-    fig: Any, path: str | os.PathLike, *, dpi: int | None = None, close: bool = True, palette: bool = False
+    fig: Any,
+    path: str | os.PathLike,
+    *,
+    dpi: int | None = None,
+    close: bool = True,
+    palette: bool = False,
 ) -> str:
     """Save a figure by extension (.png, .svg, .pdf, .jpg); create the parent folder.
 
