@@ -179,34 +179,37 @@ class AnnIndex:
         n = len(q)
         out_idx = np.full((n, k), -1, np.int64)
         out_sc = np.full((n, k), -np.inf, np.float32)
-        if exclude is None:
-            order, n_excl = np.arange(n), np.zeros(n, np.int64)
-        else:
+        order, n_excl = np.arange(n), np.zeros(n, np.int64)
+        if exclude is not None:
             r = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
             if r.shape != (n,):
                 raise ValueError(f"rows must have shape ({n},), got {r.shape}")
             if exclude.shape[1] != self.n_items:
                 raise ValueError(f"exclude has {exclude.shape[1]} columns, the index {self.n_items} items")
             n_excl = np.diff(exclude.indptr)[r]
-            order = np.argsort(n_excl, kind="stable")  # similar fetch sizes per batch
-        for start in range(0, n, batch_size):
-            sel = order[start : start + batch_size]
-            fetch = min(self.n_items, k + int(n_excl[sel].max(initial=0)))
-            idx, sc = self._raw_search(q[sel], fetch)
-            idx[sc <= -1e38] = -1  # faiss pads missing results with -FLT_MAX
-            if exclude is not None:
-                sub = exclude[r[sel]]
-                hit = _member(idx, sub)
-                idx[hit] = -1
-            keep = idx >= 0
-            # stable compaction: valid results first, in score order
-            pos = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-            rows_ = np.arange(len(sel))[:, None]
-            ci, cs = idx[rows_, pos], sc[rows_, pos]
-            cs = np.where(ci >= 0, cs, -np.inf).astype(np.float32)
-            width = ci.shape[1]
-            out_idx[sel, :width] = ci
-            out_sc[sel, :width] = cs
+            order = np.argsort(n_excl, kind="stable")
+        # users grouped by fetch size k + |excluded| rounded up to a power of two, so a
+        # few heavy users do not make everyone fetch (and HNSW explore) a long list
+        need = np.minimum(self.n_items, k + n_excl[order])
+        bucket = np.ceil(np.log2(np.maximum(need, 1))).astype(np.int64)
+        bounds = np.flatnonzero(np.diff(bucket)) + 1
+        for group in np.split(order, bounds):
+            if len(group) == 0:
+                continue
+            for start in range(0, len(group), batch_size):
+                sel = group[start : start + batch_size]
+                fetch = min(self.n_items, k + int(n_excl[sel].max(initial=0)))
+                idx, sc = self._raw_search(q[sel], fetch)
+                idx[sc <= -1e38] = -1  # faiss pads missing results with -FLT_MAX
+                if exclude is not None:
+                    idx[_member(idx, exclude[r[sel]])] = -1
+                # stable compaction: valid results first, in score order
+                pos = np.argsort(idx < 0, axis=1, kind="stable")[:, :k]
+                rows_ = np.arange(len(sel))[:, None]
+                ci, cs = idx[rows_, pos], sc[rows_, pos]
+                width = ci.shape[1]
+                out_idx[sel, :width] = ci
+                out_sc[sel, :width] = np.where(ci >= 0, cs, -np.inf)
         return out_idx, out_sc
 
 
@@ -267,7 +270,8 @@ def ann_recommend(
     v = getattr(model, "item_embeddings_", None)
     if u is None or v is None:
         raise ValueError(f"{type(model).__name__} has no user/item embeddings for ANN retrieval")
-    similarity = getattr(model, "similarity", None) or "dot"
+    default = getattr(model, "_default_similarity", None)
+    similarity = default() if callable(default) else (getattr(model, "similarity", None) or "dot")
     if index is None:
         index = AnnIndex(v, kind=kind, similarity=similarity, **index_params)
     if index.n_items != model.n_items_:
