@@ -6,8 +6,9 @@ New users
     model decides how, by duck typing, in this order:
 
     1. ``model._score_new_users(rows)`` (rows: csr_array of the new users'
-       items): models whose scores are not a dot product (a graph filter's
-       closed form applies directly to a new row);
+       items): models whose scores are not a dot product; a model with an
+       ``item_filter_`` (GraphFilter, GF-CF) gets its closed form applied to the
+       new row directly: ``r F + alpha * (r Di^-1/2 V) (Di^1/2 V)^T``;
     2. ``model._fold_in(items, weights) -> vector``: a model-specific fold-in;
     3. ``item_popularity_`` and no embeddings (Popularity): the popular items;
     4. otherwise the generic fold-in on ``item_embeddings_``: ``"propagation"``
@@ -122,6 +123,26 @@ def _generic_fold_in(
     return out.astype(np.float32)
 
 
+def _is_graph_filter(model: Any) -> bool:
+    return hasattr(model, "item_filter_") and hasattr(model, "alpha")
+
+
+def _graph_filter_vectors(model: Any, rows: sp.csr_array) -> NDArray[np.float32]:
+    """GF-CF's low-rank user vector ``r Di^-1/2 V`` (``item_embeddings_ = Di^1/2 V``)."""
+    deg = np.bincount(model.seen_.indices, minlength=model.n_items_).astype(np.float64)
+    scale = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
+    binary = sp.csr_array((np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape)
+    return np.asarray(binary @ (np.asarray(model.item_embeddings_, np.float64) * scale[:, None]), np.float32)
+
+
+def _graph_filter_scores(model: Any, rows: sp.csr_array) -> torch.Tensor:
+    binary = sp.csr_array((np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape)
+    out = np.asarray((binary @ model.item_filter_).toarray(), np.float32)
+    if model.item_embeddings_.shape[1] and model.alpha:
+        out += float(model.alpha) * (_graph_filter_vectors(model, rows) @ model.item_embeddings_.T)
+    return torch.from_numpy(out)
+
+
 def fold_in_users(
     model: Any,
     item_lists: Sequence[ArrayLike],
@@ -172,6 +193,8 @@ def fold_in_users(
             for j in range(rows.shape[0])
         ]
         return np.asarray(out, np.float32).reshape(rows.shape[0], -1)
+    if _is_graph_filter(model):
+        return _graph_filter_vectors(model, _rows(model, item_lists, weights))
     return _generic_fold_in(model, _rows(model, item_lists, weights), method, alpha, regularization)
 
 
@@ -244,6 +267,8 @@ def recommend_new_users(
     rows = _rows(model, item_lists, weights)
     if hasattr(model, "_score_new_users"):
         scores = torch.as_tensor(model._score_new_users(rows)).float()
+    elif _is_graph_filter(model):
+        scores = _graph_filter_scores(model, rows)
     elif getattr(model, "item_embeddings_", None) is None and hasattr(model, "item_popularity_"):
         scores = torch.from_numpy(np.asarray(model.item_popularity_, np.float32)).repeat(rows.shape[0], 1)
     else:

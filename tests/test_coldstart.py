@@ -197,3 +197,17 @@ def test_content_features():
     assert content_features(info, title=None).shape == (3, 4)
     with pytest.raises(ValueError, match="plot"):
         content_features(info, title="plot")
+
+
+def test_graph_filter_closed_form_on_a_new_row(communities):
+    from graphrec.models.graph_filter import GraphFilter
+
+    m = GraphFilter(n_components=2, random_state=0).fit(communities)
+    seen = m.seen_
+    for u in (0, 13):
+        items = seen.indices[seen.indptr[u] : seen.indptr[u + 1]]
+        assert np.allclose(fold_in_user(m, items), m.user_embeddings_[u], atol=1e-5)
+        trained = m.recommend([u], k=5)
+        folded = recommend_new_user(m, items, k=5)
+        assert np.allclose(folded[1], trained[1][0], atol=1e-5)
+        assert np.allclose(m.score([u])[0, folded[0]], folded[1], atol=1e-5)  # ties may reorder
