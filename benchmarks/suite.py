@@ -23,7 +23,17 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from jobs import FULL_DATASETS, QUICK_DATASETS, QUICK_TIME_CAP, machine, pyg_budget_cap, versions
+from jobs import (
+    FULL_DATASETS,
+    QUICK_DATASETS,
+    QUICK_TIME_CAP,
+    UNRECORDED_BUDGET,
+    has_recorded_settings,
+    machine,
+    model_params,
+    pyg_budget_cap,
+    versions,
+)
 from settings import settings_for
 
 __all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "plan", "print_plan", "run_suite", "skip_reason"]
@@ -84,12 +94,19 @@ def print_plan(datasets: list[str] | None, models: list[str] | None, *, quick: b
             print(f"{dataset:16} {model:14} skip: {reason}")
             continue
         if model == "pyg-lightgcn":
-            budget = 2 * pyg_budget_cap(dataset, quick)
+            budget, shown = 2 * pyg_budget_cap(dataset, quick), "peers.py (+ our lightgcn, same budget)"
+        elif model in PEER_NAMES:
+            budget, shown = 0.0, "peers.py"
         else:
-            budget = QUICK_TIME_CAP if quick else float(settings_for(model, dataset).get("time_budget") or 0.0)
+            from graphrec.models import get_model_class
+
+            shown = model_params(model, dataset, quick, 0, get_model_class(model))
+            budget = float(shown.get("time_budget") or 0.0)
+            if not has_recorded_settings(model, dataset):
+                shown = f"NONE RECORDED: class defaults {shown}"
         total += budget
-        print(f"{dataset:16} {model:14} budget {budget:6.0f} s  timeout {_job_timeout(dataset, model, quick):6.0f} s  "
-              f"settings {settings_for(model, dataset, quick) if model not in PEER_NAMES else 'peers.py'}")
+        print(f"{dataset:16} {model:14} budget {budget:6.0f} s  timeout {_job_timeout(dataset, model, quick):6.0f} s"
+              f"  settings {shown}")
     print(f"sum of training budgets: {total / 60:.1f} min (plus loading and evaluation)")
 
 
@@ -99,6 +116,8 @@ def _job_timeout(dataset: str, model: str, quick: bool) -> float:
         budget = 3 * pyg_budget_cap(dataset, quick)
     elif quick:
         budget = QUICK_TIME_CAP
+    elif not has_recorded_settings(model, dataset):
+        budget = UNRECORDED_BUDGET
     else:
         budget = float(settings_for(model, dataset).get("time_budget") or 0.0)
     return budget * 1.25 + JOB_MARGIN[mode]
