@@ -15,12 +15,13 @@ import math
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["UsageError", "build_parser", "main"]
 
-MODEL_FLAGS = ("epochs", "embedding_dim")
+MODEL_FLAGS = ("epochs", "embedding_dim", "time_budget")
 
 
 class UsageError(Exception):
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--config", metavar="TOML", help="TOML file: model = ..., data options, [params] table")
     h.add_argument("--epochs", type=_positive_int)
     h.add_argument("--embedding-dim", type=_positive_int)
+    h.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop training after this long")
     h.add_argument("--seed", type=int, help="random_state of the model and the split (default 0)")
     h.add_argument("--device", help="auto, cpu or cuda[:n] (default auto)")
 
@@ -164,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    if not args.debug:  # torch's notes on its beta sparse CSR tensors are noise on a command line
+        warnings.filterwarnings("ignore", message="Sparse (invariant checks|CSR tensor support)")
     try:
         return int(COMMANDS[args.command](args) or 0)
     except KeyboardInterrupt:

@@ -35,7 +35,7 @@ from graphrec.workflow import (
     save_model,
 )
 
-__all__ = ["DEMO_MODELS", "DEMO_SETTINGS", "DemoResult", "run_demo", "demo_models"]
+__all__ = ["DEMO_MODELS", "DEMO_SETTINGS", "DemoResult", "demo_models", "run_demo"]
 
 logger = logging.getLogger(__name__)
 

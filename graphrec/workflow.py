@@ -31,19 +31,19 @@ from graphrec.models.base import Recommender
 
 __all__ = [
     "SavedModel",
-    "read_table",
-    "load_data",
     "build_model",
-    "save_model",
-    "load_model",
-    "item_info_for",
-    "parse_labels",
-    "make_reranker",
-    "recommend_table",
-    "similar_table",
     "evaluate_model",
-    "metrics_table",
+    "item_info_for",
+    "load_data",
+    "load_model",
+    "make_reranker",
     "markdown_table",
+    "metrics_table",
+    "parse_labels",
+    "read_table",
+    "recommend_table",
+    "save_model",
+    "similar_table",
 ]
 
 ITEMS_FILE = "items.csv"  # item labels and titles, one row per internal item index
