@@ -178,6 +178,41 @@ def training_interactions(model: Any, train: Interactions | None = None) -> Inte
     )
 
 
+def user_index(model: Any, label: Any) -> int:
+    """Internal index of a user given the caller's own id (a label of ``model.users_``).
+
+    A string such as ``"414"`` (from a command line) also matches the integer label 414.
+
+    Raises
+    ------
+    KeyError
+        Unknown user id.
+    """
+    return _lookup(model.users_, label, "user")
+
+
+def item_index(model: Any, label: Any) -> int:
+    """Internal index of an item given its own id (see :func:`user_index`)."""
+    return _lookup(model.items_, label, "item")
+
+
+def _lookup(ids: Any, label: Any, role: str) -> int:
+    candidates = [label]
+    if isinstance(label, str) and np.asarray(ids.labels).dtype.kind in "iu":
+        try:
+            candidates.append(int(label))
+        except ValueError:
+            pass
+    elif not isinstance(label, str) and np.asarray(ids.labels).dtype.kind in "OUS":
+        candidates.append(str(label))
+    for cand in candidates:
+        try:
+            return int(ids.to_index([cand])[0])
+        except KeyError:
+            continue
+    raise KeyError(f"unknown {role} id {label!r}")
+
+
 def _short(text: str, width: int | None) -> str:
     return text if width is None or len(text) <= width else text[: width - 1] + "\u2026"
 

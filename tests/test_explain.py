@@ -171,3 +171,12 @@ def test_errors(random_graph):
         explain.paths(x, x.n_items, user=0)
     with pytest.raises(IndexError):
         explain.because(x, x.n_users, 0)
+
+
+def test_user_and_item_index_accept_string_ids():
+    x = gr.Interactions.from_pandas(pd.DataFrame({"u": [10, 20], "i": [7, 9]}), user="u", item="i")
+    model = gr.Popularity().fit(x)
+    assert explain.user_index(model, "20") == explain.user_index(model, 20) == 1
+    assert explain.item_index(model, "9") == 1
+    with pytest.raises(KeyError, match="unknown user"):
+        explain.user_index(model, "30")

@@ -213,6 +213,35 @@ def test_item_centre_uses_similar_items(graph, model):
     viz.draw_neighborhood(nb)
 
 
+@pytest.mark.parametrize(("hops", "k"), [(1, 5), (3, 5), (2, 0)])
+def test_other_depths_draw(graph, model, hops, k):
+    nb = viz.neighborhood_graph(model, user=1, hops=hops, k=k, max_nodes=40)
+    assert len(nb.nodes) <= 40
+    # walk middles beyond `hops` are kept as "path" nodes, everything else lies within `hops`
+    others = nb.nodes[~nb.nodes["role"].isin(["recommended", "path"])]
+    assert (others["hop"] <= hops).all()
+    fig = viz.draw_neighborhood(nb)
+    assert any(ax.get_legend() is not None for ax in fig.axes)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
+def test_save_neighborhood_by_extension(model, info, tmp_path, suffix):
+    out = viz.save_neighborhood(model, tmp_path / f"nb{suffix}", user=1, k=3, item_info=info)
+    with open(out, "rb") as f:
+        text = f.read(400)
+    assert {".png": b"\x89PNG", ".svg": b"<svg", ".html": b"<html"}[suffix] in text
+    with pytest.raises(ValueError, match="html"):
+        viz.save_neighborhood(model, tmp_path / "nb.gif", user=1)
+
+
+def test_palette_png_is_smaller(model, info, tmp_path):
+    fig = viz.neighborhood(model, user=2, k=5, item_info=info)
+    full = viz.save_figure(fig, tmp_path / "a.png", close=False)
+    small = viz.save_figure(fig, tmp_path / "b.png", palette=True)
+    assert (tmp_path / "b.png").stat().st_size < (tmp_path / "a.png").stat().st_size
+    assert matplotlib.image.imread(small).shape[:2] == matplotlib.image.imread(full).shape[:2]
+
+
 def test_argument_errors(graph, model):
     with pytest.raises(ValueError, match="exactly one"):
         viz.neighborhood_graph(model)

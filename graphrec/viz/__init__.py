@@ -9,13 +9,15 @@ Plotting libraries (matplotlib, plotly) are imported inside the functions, so
 - :func:`neighborhood_html`: the same view as a self-contained interactive HTML file.
 - :func:`embedding_map`, :func:`project_embeddings`: 2-D maps of embeddings.
 - :func:`training_curves`: loss and metrics over epochs from a model's history.
-- :func:`save_figure`: save a figure by extension.
+- :func:`save_figure`: save a figure by extension; :func:`save_neighborhood`: draw and
+  save a neighbourhood, PNG/SVG/PDF or HTML by extension (what the CLI calls).
 """
 
 from graphrec.viz.embeddings import embedding_map, project_embeddings, training_curves
 from graphrec.viz.html import neighborhood_html
+from graphrec.viz.io import save_figure, save_neighborhood
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
-from graphrec.viz.neighborhood import draw_neighborhood, neighborhood, save_figure
+from graphrec.viz.neighborhood import draw_neighborhood, neighborhood
 
 __all__ = [
     "Neighborhood",
@@ -26,5 +28,6 @@ __all__ = [
     "neighborhood_html",
     "project_embeddings",
     "save_figure",
+    "save_neighborhood",
     "training_curves",
 ]

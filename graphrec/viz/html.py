@@ -76,7 +76,9 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
         mid = " \u2192 ".join(
             t.at[n, "label"] if n in t.index else str(n) for n in w["nodes"][1:-1]
         )
-        why.setdefault(w["item"], []).append(f"via {_html.escape(mid)} ({w['share']:.0%})")
+        why.setdefault(w["item"], []).append(
+            f"via {_html.escape(mid)} ({w['share']:.1%} of the path weight)"
+        )
     groups = [
         ("centre", t["role"] == "centre", COLORS["centre"], "circle"),
         ("user", (t["kind"] == "user") & (t["role"] != "centre"), COLORS["user"], "circle"),
@@ -94,7 +96,8 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
             continue
         hover = []
         for node, r in sub.iterrows():
-            h = f"<b>{_html.escape(str(r['label']))}</b><br>{r['kind']} {r['index']}, degree {r['degree']}"
+            h = f"<b>{_html.escape(str(r['title']))}</b><br>{r['kind']} (internal index {r['index']})"
+            h += f", degree {r['degree']}"
             h += f", hop {r['hop']}" if r["hop"] >= 0 else ""
             if r["rec_rank"]:
                 h += f"<br>recommendation #{r['rec_rank']}<br>" + (

@@ -5,7 +5,6 @@ matplotlib is imported inside the functions, so importing graphrec never loads i
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ import pandas as pd
 from graphrec.data.interactions import Interactions
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
 
-__all__ = ["draw_neighborhood", "neighborhood", "save_figure"]
+__all__ = ["draw_neighborhood", "neighborhood"]
 
 COLORS = {
     "centre": "#d62728",
@@ -65,7 +64,8 @@ def neighborhood(
     Returns
     -------
     matplotlib.figure.Figure
-        Save with :func:`save_figure` (PNG, SVG, PDF by extension) or ``fig.savefig``.
+        Save with :func:`graphrec.viz.save_figure` (PNG, SVG, PDF by extension) or
+        ``fig.savefig``.
 
     Examples
     --------
@@ -406,55 +406,3 @@ def _explain_panel(side: Any, nb: Neighborhood, item_info: pd.DataFrame | None) 
             transform=side.transAxes,
         )
         y -= step
-
-
-def save_figure(
-    fig: Any,
-    path: str | os.PathLike,
-    *,
-    dpi: int | None = None,
-    close: bool = True,
-    palette: bool = False,
-) -> str:
-    """Save a figure by extension (.png, .svg, .pdf, .jpg); create the parent folder.
-
-    Parameters
-    ----------
-    fig : matplotlib Figure
-    path : str or PathLike
-    dpi : int, optional
-        Default: the figure's own (100 for :func:`neighborhood`: 1600 x 1200 pixels).
-    close : bool, default True
-        Free the figure afterwards (pyplot keeps it otherwise).
-    palette : bool, default False
-        PNG only: quantise to a 256-colour palette with Pillow, about 3x smaller (for
-        images kept in a repository); text stays sharp.
-
-    Returns
-    -------
-    str
-        The path written.
-
-    Raises
-    ------
-    ValueError
-        An unsupported extension.
-    """
-    from pathlib import Path
-
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    if path.suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
-        raise ValueError(f"path must end in .png, .svg, .pdf or .jpg, got {path.suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi or fig.dpi, facecolor="white")
-    if palette and path.suffix.lower() == ".png":
-        from PIL import Image
-
-        with Image.open(path) as img:
-            small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-        small.save(path, optimize=True)
-    if close:
-        plt.close(fig)
-    return str(path)
