@@ -122,6 +122,10 @@ def test_fit_distributed_one_rank_checkpoints_and_counts_bytes(tmp_path: Path) -
     loaded = _load(tmp_path / "final")
     np.testing.assert_array_equal(loaded.item_embeddings_, model.item_embeddings_)
     assert model.recommend([0], k=3)[0].shape == (1, 3)
+    # one rank through DDP is the one-process fit, bit for bit (same batches, same updates)
+    plain = LightGCN(**model.get_params()).fit(ds.train, ds.test)
+    np.testing.assert_array_equal(plain.user_embeddings_, model.user_embeddings_)
+    assert plain.best_epoch_ == model.best_epoch_
 
 
 def test_fit_distributed_rejects_other_models() -> None:
