@@ -14,7 +14,7 @@ from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 from graphrec.evaluation import evaluate
 from graphrec.exceptions import NotFittedError, TrainingError
-from graphrec.models import MODELS, EmbeddingRecommender, Popularity, Recommender, load
+from graphrec.models import MODELS, EmbeddingRecommender, LightGCN, MF, Popularity, Recommender, load
 from graphrec.models.graph_filter import GraphFilter
 from graphrec import ann, coldstart, rerank
 from graphrec import explain, viz  # viz imports matplotlib/plotly lazily
@@ -29,6 +29,8 @@ __all__ = [
     "Recommender",
     "EmbeddingRecommender",
     "Popularity",
+    "LightGCN",
+    "MF",
     "GraphFilter",
     "NotFittedError",
     "TrainingError",

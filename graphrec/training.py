@@ -1,0 +1,514 @@
+"""The one training engine shared by every trainable embedding model.
+
+The engine is functional, built from small pieces a data-parallel wrapper
+(:mod:`graphrec.distributed`) can reuse one by one:
+
+* :func:`make_batches` -- one epoch of shuffled training edges (optionally one
+  shard of them), each with vectorised negatives that reject seen items;
+* :func:`batch_loss` -- the objective of one batch given the module's output;
+* :func:`train_step` -- forward, loss, backward, optimiser step, finiteness check;
+* :func:`fit_embeddings` -- epochs, learning-rate schedule, wall-clock budget,
+  validation with early stopping, best-state restore, history, progress bar and
+  Ctrl-C handling.
+
+A *module* is any ``torch.nn.Module`` whose ``forward()`` returns the final node
+embeddings (users first, then items, shape ``(n_users + n_items, d)``) and whose
+``ego`` attribute is the layer-0 embedding parameter (used by the L2 term).
+LightGCN propagates; MF is the same module with zero layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from graphrec.data.interactions import Interactions
+from graphrec.exceptions import TrainingError
+from graphrec.losses import (
+    LOSSES,
+    bce_loss,
+    bpr_loss,
+    infonce_loss,
+    l2_regularization,
+    pool_bpr_loss,
+)
+from graphrec.sampling import edge_batches, sample_negatives, sample_pool, seen_keys
+
+__all__ = [
+    "Batch",
+    "TrainResult",
+    "batch_loss",
+    "cpu_threads",
+    "fit_embeddings",
+    "learning_rate",
+    "make_batches",
+    "train_step",
+]
+
+logger = logging.getLogger(__name__)
+
+LR_DECAYS = (None, "cosine", "linear")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One mini-batch of training edges.
+
+    Attributes
+    ----------
+    users, items : LongTensor, shape (B,)
+        Observed pairs (internal indices).
+    negatives : LongTensor, shape (B, K) or (P,)
+        Per-pair negatives, or a pool of P items shared by the whole batch.
+    """
+
+    users: torch.Tensor
+    items: torch.Tensor
+    negatives: torch.Tensor
+
+    @property
+    def shared(self) -> bool:
+        """True when ``negatives`` is a pool shared by the batch."""
+        return self.negatives.ndim == 1
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit_embeddings` returns (the module itself is updated in place).
+
+    Attributes
+    ----------
+    history : list of dict
+        Per epoch: ``epoch``, ``loss`` (mean), ``seconds`` (epoch), ``elapsed``,
+        ``lr`` (at epoch end), ``steps``, and ``metrics`` (dict, when validated).
+    best_epoch : int or None
+        Epoch whose state was restored (None without validation).
+    best_metrics : dict
+    stopped : str
+        "epochs", "time_budget", "early_stopping", "callback" or "interrupted".
+    """
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    stopped: str = "epochs"
+
+
+def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return getattr(module, "module", module)  # DistributedDataParallel keeps the model in .module
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None = None) -> Iterator[None]:
+    """Run a block with ``n`` intra-op threads (default: the CPUs this process may use).
+
+    torch may count the host's cores inside a container limited to fewer; this
+    caps the thread count at the CPU affinity set, then restores it.
+    """
+    old = torch.get_num_threads()
+    if n is None:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not on Linux
+            n = os.cpu_count() or old
+        n = min(old, n)
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def make_batches(
+    train: Interactions,
+    batch_size: int,
+    *,
+    rng: np.random.Generator,
+    n_negatives: int = 1,
+    neg_pool: int = 0,
+    keys: np.ndarray | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    device: torch.device | str = "cpu",
+) -> Iterator[Batch]:
+    """Yield one epoch of shuffled batches with sampled negatives.
+
+    Parameters
+    ----------
+    train : Interactions
+    batch_size : int
+    rng : numpy.random.Generator
+    n_negatives : int, default 1
+        Negatives per positive (rejecting the user's seen items), when ``neg_pool`` is 0.
+    neg_pool : int, default 0
+        If > 0, one pool of this many uniform items is shared by each batch instead.
+    keys : ndarray, optional
+        ``graphrec.sampling.seen_keys(train.to_csr())``, precomputed.
+    rank, world_size : int
+        Shard of the epoch to iterate (data-parallel training).
+    device : torch device
+    """
+    seen = train.to_csr()
+    keys = seen_keys(seen) if keys is None else keys
+    users = torch.from_numpy(np.array(train.user_idx, np.int64))
+    items = torch.from_numpy(np.array(train.item_idx, np.int64))
+    neg_rng = rng
+    if world_size > 1:
+        # (graphrec.distributed) ``rng`` must stay in lockstep on all workers: it draws each
+        # epoch's shared permutation. Rejection redraws consume a rank-dependent amount of
+        # randomness, so negatives come from a per-rank stream seeded by one shared draw.
+        neg_rng = np.random.default_rng([int(rng.integers(2**63)), rank])
+    for pos in edge_batches(train.nnz, batch_size, rng=rng, rank=rank, world_size=world_size):
+        u = users[pos]
+        if neg_pool > 0:
+            neg = sample_pool(train.n_items, neg_pool, rng=neg_rng)
+        else:
+            neg = sample_negatives(seen, u.numpy(), n_negatives, rng=neg_rng, keys=keys)
+        yield Batch(u.to(device), items[pos].to(device), torch.from_numpy(neg).to(device))
+
+
+def batch_loss(
+    final: torch.Tensor,
+    ego: torch.Tensor,
+    n_users: int,
+    batch: Batch,
+    *,
+    loss: str = "bpr",
+    reg: float = 1e-4,
+    temperature: float = 0.1,
+    hard: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Objective of one batch.
+
+    Parameters
+    ----------
+    final : Tensor, shape (n_users + n_items, d)
+        Node embeddings used for scoring (after propagation).
+    ego : Tensor, same shape
+        Layer-0 embeddings, regularised with :func:`graphrec.losses.l2_regularization`.
+    n_users : int
+    batch : Batch
+    loss : {"bpr", "bce", "infonce"}
+        BPR and BCE score by dot product; InfoNCE by cosine over ``temperature``.
+        With a shared pool every user is scored against the whole pool.
+    reg : float
+        Weight of the L2 term.
+    hard : int, default 0
+        BPR with a shared pool only: keep each user's ``hard`` highest-scoring pool
+        items (see :func:`graphrec.losses.pool_bpr_loss`).
+
+    Returns
+    -------
+    total, data_loss : Tensor
+        The loss to minimise and its data part (without the L2 term).
+    """
+    u, i = batch.users, batch.items + n_users
+    j = batch.negatives + n_users
+    ue, ie, je = final[u], final[i], final[j]
+    if loss == "infonce":
+        if batch.negatives.numel() == 0:
+            data = infonce_loss(ue, ie, None, temperature=temperature)
+        else:
+            jp = je if batch.shared else je.reshape(-1, je.shape[-1])
+            data = infonce_loss(ue, ie, jp, temperature=temperature)
+    elif loss == "bpr" and batch.shared:
+        data = pool_bpr_loss(ue, ie, je, hard=min(hard, len(j)))
+    elif loss in ("bpr", "bce"):
+        pos = (ue * ie).sum(-1)
+        neg = ue @ je.T if batch.shared else torch.einsum("bd,bkd->bk", ue, je)
+        data = bpr_loss(pos, neg) if loss == "bpr" else bce_loss(pos, neg)
+    else:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if reg:
+        b = len(u)
+        # per-pair negatives count once per pair (averaged over K); a shared pool once per batch
+        k = 1 if batch.shared else max(batch.negatives.shape[-1], 1)
+        penalty = l2_regularization(ego[u], ego[i], batch_size=b) + l2_regularization(
+            ego[j], batch_size=(len(j) if batch.shared else b * k)
+        )
+        return data + reg * penalty, data
+    return data, data
+
+
+def train_step(
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    *,
+    loss: str = "bpr",
+    reg: float = 1e-4,
+    temperature: float = 0.1,
+    hard: int = 0,
+) -> float:
+    """Forward, loss, backward and one optimiser step; returns the data loss.
+
+    ``module`` may be wrapped in ``DistributedDataParallel`` (gradients are
+    averaged across workers by the wrapper during ``backward``).
+
+    Raises
+    ------
+    TrainingError
+        The loss is NaN or infinite (the learning rate is the usual cause).
+    """
+    inner = _unwrap(module)
+    final = module()
+    total, data = batch_loss(
+        final,
+        inner.ego,
+        inner.n_users,
+        batch,
+        loss=loss,
+        reg=reg,
+        temperature=temperature,
+        hard=hard,
+    )
+    value = float(data.detach())
+    if not math.isfinite(value) or not math.isfinite(float(total.detach())):
+        lr = optimizer.param_groups[0]["lr"]
+        raise TrainingError(
+            f"training loss became {value} (non-finite); the learning rate lr={lr:g} is the likely "
+            "cause: lower it (or add warm-up), or check the input data"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    return value
+
+
+def learning_rate(
+    base: float,
+    progress: float,
+    step: int,
+    *,
+    warmup: int = 0,
+    decay: str | None = None,
+    min_ratio: float = 0.0,
+) -> float:
+    """Learning rate after ``step`` steps at training progress ``progress`` in [0, 1].
+
+    Linear warm-up over ``warmup`` steps, then constant, cosine or linear decay
+    towards ``base * min_ratio`` at progress 1.
+    """
+    if warmup and step < warmup:
+        return base * (step + 1) / warmup
+    p = min(max(progress, 0.0), 1.0)
+    floor = base * min_ratio
+    if decay == "cosine":
+        return floor + 0.5 * (base - floor) * (1.0 + math.cos(math.pi * p))
+    if decay == "linear":
+        return base - (base - floor) * p
+    return base
+
+
+def fit_embeddings(
+    module: torch.nn.Module,
+    train: Interactions,
+    *,
+    loss: str = "bpr",
+    epochs: int = 100,
+    batch_size: int = 8192,
+    n_negatives: int = 1,
+    neg_pool: int = 0,
+    hard_negatives: int = 0,
+    hard_fraction: float = 1.0,
+    initial_loss: str | None = None,
+    initial_fraction: float = 0.0,
+    lr: float = 1e-2,
+    reg: float = 1e-4,
+    temperature: float = 0.1,
+    lr_warmup: int = 0,
+    lr_decay: str | None = None,
+    lr_min_ratio: float = 0.0,
+    time_budget: float | None = None,
+    validate: Callable[[], dict[str, float]] | None = None,
+    eval_every: int = 1,
+    patience: int | None = None,
+    monitor: str = "recall@20",
+    random_state: int | np.random.Generator | None = None,
+    verbose: bool = False,
+    callbacks: Sequence[Callable[[dict[str, Any]], bool | None]] = (),
+    rank: int = 0,
+    world_size: int = 1,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> TrainResult:
+    """Train ``module`` on ``train``'s edges with Adam; the module is updated in place.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        ``forward()`` -> final node embeddings; ``ego`` -> layer-0 parameter;
+        ``n_users`` attribute. May be DDP-wrapped.
+    train : Interactions
+    loss, reg, temperature : see :func:`batch_loss`.
+    epochs : int
+        Maximum number of passes over the training edges.
+    batch_size, n_negatives, neg_pool : see :func:`make_batches`.
+    hard_negatives : int, default 0
+        With BPR on a shared pool: the hardest pool items kept per user, during the
+        first ``hard_fraction`` of training (then the whole pool).
+    initial_loss, initial_fraction : str or None, float
+        Train with ``initial_loss`` during the first ``initial_fraction`` of training,
+        then with ``loss`` (e.g. InfoNCE, then BPR for MF).
+    lr, lr_warmup, lr_decay, lr_min_ratio : see :func:`learning_rate`; the decay
+        runs over ``epochs`` or over ``time_budget``, whichever ends first.
+    time_budget : float, optional
+        Wall-clock seconds for the whole loop (validation included); training
+        stops after the step that exceeds it.
+    validate : callable, optional
+        Returns a metrics dict for the current module state (e.g. Recall@20 on a
+        validation split). Enables best-state restore and early stopping.
+    eval_every : int, default 1
+        Validate every this many epochs (and after the last one).
+    patience : int, optional
+        Stop after this many validations without improvement of ``monitor``.
+    random_state : int or numpy Generator, optional
+        Seeds the shuffling and negative sampling.
+    verbose : bool
+        Show a tqdm progress bar (rank 0 only).
+    callbacks : sequence of callables
+        Called with each epoch record; a callback returning True stops training.
+    rank, world_size : int
+        Data-parallel shard of every epoch.
+    optimizer : torch.optim.Optimizer, optional
+        Defaults to Adam over ``module.parameters()``.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainingError
+        Non-finite loss.
+    """
+    from graphrec.utils import numpy_rng
+
+    rng = numpy_rng(random_state)
+    device = _unwrap(module).ego.device
+    opt = optimizer or torch.optim.Adam(module.parameters(), lr=lr)
+    keys = seen_keys(train.to_csr())
+    steps_per_epoch = max(1, math.ceil((train.nnz // world_size) / batch_size))
+    total_steps = epochs * steps_per_epoch
+    result = TrainResult()
+    best_score, best_state, waited, step = -math.inf, None, 0, 0
+    start = time.perf_counter()
+    bar = None
+    if verbose and rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc=type(_unwrap(module)).__name__, unit="epoch")
+
+    def progress() -> float:
+        p = step / total_steps
+        if time_budget:
+            p = max(p, (time.perf_counter() - start) / time_budget)
+        return p
+
+    cur_lr = lr
+    try:
+        with cpu_threads():
+            for epoch in range(1, epochs + 1):
+                t0, losses = time.perf_counter(), []
+                module.train()
+                out_of_time = False
+                for batch in make_batches(
+                    train,
+                    batch_size,
+                    rng=rng,
+                    n_negatives=n_negatives,
+                    neg_pool=neg_pool,
+                    keys=keys,
+                    rank=rank,
+                    world_size=world_size,
+                    device=device,
+                ):
+                    cur_lr = learning_rate(
+                        lr,
+                        progress(),
+                        step,
+                        warmup=lr_warmup,
+                        decay=lr_decay,
+                        min_ratio=lr_min_ratio,
+                    )
+                    for group in opt.param_groups:
+                        group["lr"] = cur_lr
+                    p = progress()
+                    cur = initial_loss if initial_loss and p < initial_fraction else loss
+                    hard = hard_negatives if cur == "bpr" and p < hard_fraction else 0
+                    losses.append(
+                        train_step(
+                            module,
+                            opt,
+                            batch,
+                            loss=cur,
+                            reg=reg,
+                            temperature=temperature,
+                            hard=hard,
+                        )
+                    )
+                    step += 1
+                    if time_budget is not None and time.perf_counter() - start >= time_budget:
+                        out_of_time = True
+                        break
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "loss": float(np.mean(losses)) if losses else float("nan"),
+                    "seconds": round(time.perf_counter() - t0, 4),
+                    "lr": cur_lr,
+                    "steps": step,
+                }
+                last = epoch == epochs or out_of_time
+                if validate is not None and (epoch % eval_every == 0 or last):
+                    module.eval()
+                    with torch.no_grad():
+                        metrics = {k: float(v) for k, v in validate().items()}
+                    record["metrics"] = metrics
+                    score = metrics[monitor]
+                    if score > best_score:
+                        best_score, waited = score, 0
+                        best_state = copy.deepcopy(_unwrap(module).state_dict())
+                        result.best_epoch, result.best_metrics = epoch, metrics
+                    else:
+                        waited += 1
+                record["elapsed"] = round(time.perf_counter() - start, 4)
+                result.history.append(record)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        loss=f"{record['loss']:.4f}",
+                        **{
+                            k: f"{v:.4f}"
+                            for k, v in record.get("metrics", {}).items()
+                            if k == monitor
+                        },
+                    )
+                logger.debug("epoch %s", record)
+                if any(cb(record) for cb in callbacks):
+                    result.stopped = "callback"
+                    break
+                if out_of_time:
+                    result.stopped = "time_budget"
+                    break
+                if patience is not None and waited >= patience:
+                    result.stopped = "early_stopping"
+                    break
+    except KeyboardInterrupt:
+        logger.warning("training interrupted at step %d; keeping the best state so far", step)
+        result.stopped = "interrupted"
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        _unwrap(module).load_state_dict(best_state)
+    module.eval()
+    return result

@@ -1,0 +1,99 @@
+"""Losses: hand-computed values, shapes, errors, and that each one can be minimised."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from graphrec.losses import bce_loss, bpr_loss, infonce_loss, l2_regularization
+
+
+def test_bpr_hand_value():
+    # softplus(neg - pos) = log(1 + exp(-1)) for pos=1, neg=0
+    assert float(bpr_loss(torch.tensor([1.0]), torch.tensor([0.0]))) == pytest.approx(
+        math.log1p(math.exp(-1))
+    )
+
+
+def test_bpr_several_negatives_is_mean_over_pairs():
+    pos = torch.tensor([1.0, 0.0])
+    neg = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    want = (math.log1p(math.exp(-1)) + math.log(2) + 2 * math.log(2)) / 4
+    assert float(bpr_loss(pos, neg)) == pytest.approx(want)
+
+
+def test_bce_hand_value():
+    pos, neg = torch.tensor([2.0]), torch.tensor([[1.0, -1.0]])
+    want = math.log1p(math.exp(-2)) + (math.log1p(math.exp(1)) + math.log1p(math.exp(-1))) / 2
+    assert float(bce_loss(pos, neg)) == pytest.approx(want)
+
+
+def test_infonce_in_batch_hand_value():
+    u = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # cosine makes the length irrelevant
+    got = float(infonce_loss(u, u, temperature=0.5))
+    # each row: logits (2, 0) -> -log(e^2 / (e^2 + 1))
+    assert got == pytest.approx(math.log1p(math.exp(-2)), rel=1e-5)
+
+
+def test_infonce_shared_pool_hand_value():
+    u = torch.tensor([[1.0, 0.0]])
+    pos = torch.tensor([[1.0, 0.0]])
+    pool = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])
+    got = float(infonce_loss(u, pos, pool, temperature=1.0))
+    want = -math.log(math.e / (math.e + 1 + math.exp(-1)))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_infonce_dot_product_option():
+    u = torch.tensor([[2.0, 0.0]])
+    got = float(infonce_loss(u, u, torch.tensor([[0.0, 1.0]]), temperature=1.0, cosine=False))
+    assert got == pytest.approx(-math.log(math.exp(4) / (math.exp(4) + 1)), rel=1e-5)
+
+
+def test_l2_hand_value():
+    assert float(l2_regularization(torch.ones(2, 3), torch.ones(2, 1))) == pytest.approx(8 / 4)
+    assert float(l2_regularization(torch.ones(2, 3), batch_size=3)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: infonce_loss(torch.ones(2, 2), torch.ones(2, 2), temperature=0.0),
+        lambda: infonce_loss(torch.ones(2, 2), torch.ones(3, 2)),
+        lambda: bpr_loss(torch.ones(2), torch.ones(3)),
+        lambda: bce_loss(torch.ones(2, 1), torch.ones(2)),
+        lambda: l2_regularization(),
+    ],
+)
+def test_bad_inputs_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+@pytest.mark.parametrize("name", ["bpr", "bce", "infonce", "infonce_pool"])
+def test_every_loss_decreases_on_a_tiny_problem(name):
+    g = torch.Generator().manual_seed(0)
+    users = torch.nn.Parameter(torch.randn(4, 3, generator=g))
+    items = torch.nn.Parameter(torch.randn(6, 3, generator=g))
+    pos_idx = torch.tensor([0, 1, 2, 3])
+    neg_idx = torch.tensor([[4, 5], [5, 4], [4, 5], [5, 4]])
+
+    def objective():
+        u, p = users, items[pos_idx]
+        if name == "infonce":
+            return infonce_loss(u, p, temperature=0.2)
+        if name == "infonce_pool":
+            return infonce_loss(u, p, items[4:], temperature=0.2)
+        pos = (u * p).sum(1)
+        neg = torch.einsum("bd,bkd->bk", u, items[neg_idx])
+        return (bpr_loss if name == "bpr" else bce_loss)(pos, neg)
+
+    opt = torch.optim.Adam([users, items], lr=0.05)
+    first = float(objective())
+    for _ in range(50):
+        opt.zero_grad()
+        objective().backward()
+        opt.step()
+    assert float(objective()) < 0.5 * first
