@@ -144,6 +144,36 @@ def test_viz_neighborhood_png(capsys, model_dir, tmp_path):
     assert out.stat().st_size > 1000
 
 
+def test_viz_embeddings_needs_an_embedding_model(capsys, model_dir, tmp_path):
+    pytest.importorskip("graphrec.viz")
+    code, _, err = run(capsys, "viz", "embeddings", "--model", str(model_dir), "--out", str(tmp_path / "e.png"))
+    assert code == 1 and "Traceback" not in err
+
+
+def test_viz_neighborhood_needs_a_centre(capsys, model_dir):
+    code, _, err = run(capsys, "viz", "neighborhood", "--model", str(model_dir))
+    assert code == 2 and "--user ID or --item ID" in error_line(err)
+
+
+def test_demo_notes_models_not_registered(tmp_path):
+    from graphrec.demo import run_demo
+
+    res = run_demo(tmp_path, models=["popularity", "not-a-model"], budget_scale=0.1, n_users=1)
+    assert "not-a-model" in " ".join(res.notes)
+    assert list(res.metrics.index) == ["popularity"]
+    assert set(res.recommendations["user"]) == {res.recommendations["user"].iloc[0]}
+
+
+def test_bad_config(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("modle = 'popularity'\n")
+    code, _, err = run(capsys, "train", "--config", str(cfg), "--dataset", "sample", "--out", str(tmp_path / "m"))
+    assert code == 2 and "unknown keys ['modle']" in error_line(err)
+    cfg.write_text("model = \n")
+    code, _, err = run(capsys, "train", "--config", str(cfg), "--out", str(tmp_path / "m"))
+    assert code == 2 and "not valid TOML" in error_line(err)
+
+
 def test_benchmark_json(capsys):
     code, out, err = run(capsys, "benchmark", "--dataset", "sample", "--model", "popularity", "--quick", "--json")
     assert code == 0, err
