@@ -14,8 +14,10 @@ contributions of all walks between two nodes sum to the entry of the matrix powe
   user this is the co-occurrence count of the two items (item-based CF's
   evidence), which suits models without propagation (MF, popularity).
 
-``"auto"`` picks ``"normalized"`` for models with an ``n_layers`` hyperparameter
-(graph propagation) and ``"count"`` otherwise.
+``"auto"`` picks ``"normalized"`` for models with ``n_layers > 0`` (graph
+propagation) and ``"count"`` otherwise; a model class can declare its own with a
+class attribute ``_explain_weighting = "normalized"`` (e.g. a linear graph filter
+built on the normalised interactions).
 
 The *length-2* view (:func:`because`) collapses the middle user: the user's own item
 ``A`` -> recommended item ``B`` with the summed contribution of every walk through
@@ -138,7 +140,10 @@ def _resolve_weighting(weighting: str, model: Any = None) -> str:
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     if weighting == "auto":
-        return "normalized" if model is not None and hasattr(model, "n_layers") else "count"
+        declared = getattr(model, "_explain_weighting", None)
+        if declared in ("normalized", "count"):
+            return declared
+        return "normalized" if (getattr(model, "n_layers", 0) or 0) > 0 else "count"
     return weighting
 
 

@@ -134,6 +134,18 @@ def test_explain_recommendations_auto_weighting(checkerboard):
     assert {"via_item", "n_paths"} <= set(items.columns)
 
 
+def test_auto_weighting_rules():
+    assert explain._resolve_weighting("auto", gr.Popularity()) == "count"
+    assert explain._resolve_weighting("auto", Propagating(n_layers=0)) == "count"
+    assert explain._resolve_weighting("auto", Propagating(n_layers=2)) == "normalized"
+
+    class Declared(gr.Popularity):
+        _explain_weighting = "normalized"
+
+    assert explain._resolve_weighting("auto", Declared()) == "normalized"
+    assert explain._resolve_weighting("count", Propagating()) == "count"
+
+
 def test_unreachable_recommendation_is_marked(checkerboard):
     train, _ = checkerboard
     model = gr.Popularity().fit(train)
