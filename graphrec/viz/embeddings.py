@@ -259,7 +259,16 @@ def _scatter(
             ax.scatter(
                 xy[m, 0], xy[m, 1], s=7, alpha=0.7, lw=0, color=c, label=f"{cat} ({m.sum()})"
             )
-        ax.legend(title=cname, fontsize=8, markerscale=2.5, loc="best", framealpha=0.85)
+        # outside the axes, so it hides no point and no label
+        ax.legend(
+            title=cname,
+            fontsize=8,
+            markerscale=2.5,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            framealpha=0.85,
+            borderaxespad=0.0,
+        )
     else:
         order = np.argsort(values, kind="stable")  # popular points on top
         sc = ax.scatter(
@@ -290,12 +299,14 @@ def _label_popular(
             if ((d[:, 0] < 0.25 * span) & (d[:, 1] < 0.035 * span)).any():
                 continue
         placed.append(xy[j])
+        right_half = xy[j, 0] > xy[:, 0].min() + 0.6 * np.ptp(xy[:, 0])  # labels run inwards
         ax.annotate(
             str(item_info["title"].get(rows[j], rows[j]))[:28],
             xy[j],
             fontsize=7.5,
-            xytext=(3, 3),
+            xytext=(-3 if right_half else 3, 3),
             textcoords="offset points",
+            ha="right" if right_half else "left",
             bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6},
         )
 
