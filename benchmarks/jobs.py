@@ -34,6 +34,7 @@ __all__ = [
     "model_params",
     "peak_memory_mb",
     "run_job",
+    "source_revision",
     "versions",
 ]
 
@@ -91,6 +92,22 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpu": _cpu_model(), "cores": cores, "memory_gb": mem_gb, "torch_threads": torch.get_num_threads(),
             "platform": platform.platform()}
+
+
+def source_revision() -> str:
+    """The git commit of the code being benchmarked, marked "+ uncommitted changes" when graphrec/ or
+    benchmarks/ differ from it ("unknown" outside a git checkout)."""
+    import subprocess
+
+    root = HERE.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True, timeout=20).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "graphrec", "benchmarks"], cwd=root,
+                               capture_output=True, text=True, check=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + (" + uncommitted changes" if dirty else "")
 
 
 def versions() -> dict[str, str]:

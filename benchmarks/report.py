@@ -163,7 +163,7 @@ def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relat
     out = [
         f"## Benchmark suite ({suite['mode']} mode)", "",
         f"- Started {suite['started']}; {state}.",
-        f"- Command: `{suite['command']}`",
+        f"- Command: `{suite['command']}`; code at git commit {suite.get('revision', 'unknown')}.",
         (f"- Machine: {mach['cpu']}, {mach['cores']} usable cores, {mach['memory_gb']} GB RAM, "
          f"{mach['torch_threads']} torch threads; {mach['platform']}."),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in ver.items()) + ".",

@@ -32,6 +32,7 @@ from jobs import (
     machine,
     model_params,
     pyg_budget_cap,
+    source_revision,
     versions,
 )
 from settings import settings_for
@@ -166,7 +167,7 @@ def run_suite(*, datasets: list[str] | None, models: list[str] | None, quick: bo
     suite: dict[str, Any] = {
         "mode": "quick" if quick else "full", "command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": machine(), "versions": versions(), "n_jobs": len(jobs), "results": [], "finished": False,
-        "seed": seed,
+        "seed": seed, "revision": source_revision(), "graphrec_path": _graphrec_path(),
     }
     cache: dict[str, Any] = {}
     for i, (dataset, model) in enumerate(jobs, 1):
@@ -199,6 +200,12 @@ def run_suite(*, datasets: list[str] | None, models: list[str] | None, quick: bo
     print(f"suite done: {suite['n_ok']} of {len(jobs)} jobs ok in {suite['elapsed_seconds'] / 60:.1f} min; "
           f"report in {out / 'suite.md'}" + (f" and {results_md}" if results_md else ""), flush=True)
     return suite
+
+
+def _graphrec_path() -> str:
+    import graphrec
+
+    return str(Path(graphrec.__file__).resolve().parent)
 
 
 def _ok(path: Path, mode: str) -> bool:
