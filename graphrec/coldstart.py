@@ -150,7 +150,7 @@ def fold_in_users(
     *,
     method: str = "auto",
     alpha: float = 10.0,
-    regularization: float = 0.1,
+    regularization: float = 1.0,
 ) -> NDArray[np.float32]:
     """User vectors for new users from their items, without retraining.
 
@@ -166,7 +166,7 @@ def fold_in_users(
         graph models (with ``n_layers``), else "ridge".
     alpha : float, default 10
         Ridge: extra confidence of the given items over unobserved ones.
-    regularization : float, default 0.1
+    regularization : float, default 1.0
         Ridge: L2 weight relative to the mean diagonal of the item Gram matrix.
 
     Returns

@@ -88,7 +88,7 @@ def test_fold_in_known_answers(communities):
     assert np.allclose(fold_in_user(g, [0, 4]), expected, atol=1e-6)  # auto -> propagation
     # ridge solves (V'V + alpha V_I'V_I + reg I) x = V_I'(1 + alpha)
     gram = v.astype(np.float64).T @ v
-    a = gram + 10 * v[[0, 4]].T @ v[[0, 4]] + 0.1 * np.trace(gram) / 2 * np.eye(2)
+    a = gram + 10 * v[[0, 4]].T @ v[[0, 4]] + 1.0 * np.trace(gram) / 2 * np.eye(2)
     ridge = np.linalg.solve(a, v[[0, 4]].T @ np.full(2, 11.0))
     assert np.allclose(fold_in_user(m, [0, 4], method="ridge"), ridge, atol=1e-4)
 
