@@ -35,8 +35,10 @@ from graphrec.models.base import EmbeddingRecommender
 from graphrec.rerank import dpp, mmr
 
 HERE = Path(__file__).resolve().parent
-WEIGHTS = {"mmr": (1.0, 0.9, 0.8, 0.7, 0.5, 0.3, 0.1, 0.0),
-           "dpp": (1.0, 0.99, 0.95, 0.9, 0.8, 0.7, 0.5, 0.0)}
+WEIGHTS = {
+    "mmr": (1.0, 0.9, 0.8, 0.7, 0.5, 0.3, 0.1, 0.0),
+    "dpp": (1.0, 0.99, 0.95, 0.9, 0.8, 0.7, 0.5, 0.0),
+}
 
 
 class Fixed(EmbeddingRecommender):
@@ -61,7 +63,9 @@ def svd_model(train: gr.Interactions, dim: int, cache: Path | None) -> Fixed:
         z = np.load(cache)
         u, v = z["u"], z["v"]
     else:
-        a, s, bt = sla.svds(normalized_interactions(train).astype(np.float64), k=dim, random_state=0)
+        a, s, bt = sla.svds(
+            normalized_interactions(train).astype(np.float64), k=dim, random_state=0
+        )
         u = (a * np.sqrt(s)).astype(np.float32)
         v = (bt.T * np.sqrt(s)).astype(np.float32)
         if cache is not None:
@@ -101,10 +105,17 @@ def bench_topk(m, quick: bool) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     sample = rng.choice(m.n_users_, 50 if quick else 300, replace=False)
     wall, cpu = latency(lambda j: m.recommend(sample[j : j + 1], k=20), len(sample))
-    return {"all_users_top20_s": sec, "all_users_top20_cpu_s": cpu_all, "n_users": int(m.n_users_),
-            "n_items": int(m.n_items_), "single_user_p50_ms": float(np.median(wall)),
-            "single_user_p95_ms": float(np.percentile(wall, 95)),
-            "single_user_cpu_p50_ms": float(np.median(cpu)), "load_before": load0, "load": load_avg()}, idx
+    return {
+        "all_users_top20_s": sec,
+        "all_users_top20_cpu_s": cpu_all,
+        "n_users": int(m.n_users_),
+        "n_items": int(m.n_items_),
+        "single_user_p50_ms": float(np.median(wall)),
+        "single_user_p95_ms": float(np.percentile(wall, 95)),
+        "single_user_cpu_p50_ms": float(np.median(cpu)),
+        "load_before": load0,
+        "load": load_avg(),
+    }, idx
 
 
 def bench_ann(m, exact: np.ndarray, quick: bool) -> dict[str, Any]:
@@ -113,9 +124,14 @@ def bench_ann(m, exact: np.ndarray, quick: bool) -> dict[str, Any]:
     users = np.arange(m.n_users_)
     exact_sec, _ = timed(lambda: m.recommend(users, k=20), 1)
     exact_cpu = timed.cpu
-    out: dict[str, Any] = {"exact_s": exact_sec, "exact_cpu_s": exact_cpu,
-                           "faiss_threads": gr.ann._faiss().omp_get_max_threads()}
-    configs = [("flat", {})] + [("hnsw", {"ef_search": ef}) for ef in ((64,) if quick else (32, 64, 128, 256))]
+    out: dict[str, Any] = {
+        "exact_s": exact_sec,
+        "exact_cpu_s": exact_cpu,
+        "faiss_threads": gr.ann._faiss().omp_get_max_threads(),
+    }
+    configs = [("flat", {})] + [
+        ("hnsw", {"ef_search": ef}) for ef in ((64,) if quick else (32, 64, 128, 256))
+    ]
     built: dict[str, Any] = {}
     for kind, params in configs:
         if kind not in built:
@@ -125,13 +141,20 @@ def bench_ann(m, exact: np.ndarray, quick: bool) -> dict[str, Any]:
         index = built[kind]
         if "ef_search" in params:
             index.ef_search = params["ef_search"]
-        sec, (idx, _) = timed(lambda: gr.ann.ann_recommend(m, users, 20, index=index), 1)
+        sec, (idx, _) = timed(
+            lambda index=index: gr.ann.ann_recommend(m, users, 20, index=index), 1
+        )
         hits = gr.metrics.hit_matrix(idx, [set(r[r >= 0].tolist()) for r in exact])[0].sum(1)
         n_exact = (exact >= 0).sum(1)
         recall = float(np.mean(hits[n_exact > 0] / n_exact[n_exact > 0]))
         name = kind if not params else f"{kind}_ef{params['ef_search']}"
-        out[name] = {"search_s": sec, "search_cpu_s": timed.cpu, "recall@20_vs_exact": recall,
-                     "speedup": exact_sec / sec, "cpu_speedup": exact_cpu / timed.cpu}
+        out[name] = {
+            "search_s": sec,
+            "search_cpu_s": timed.cpu,
+            "recall@20_vs_exact": recall,
+            "speedup": exact_sec / sec,
+            "cpu_speedup": exact_cpu / timed.cpu,
+        }
     out["load"] = load_avg()
     return out
 
@@ -146,10 +169,16 @@ def curve(m, users, test_csr, features, quick: bool, label: str) -> list[dict[st
             t = time.perf_counter()
             idx, _ = fn(cand, sc, 20, sim, **{key: w})
             dt = time.perf_counter() - t
-            rows.append({"dataset": label, "method": name, "weight": w,
-                         "recall@20": float(np.nanmean(recall_at_k(idx, test_csr[users], 20))),
-                         "ild@20": float(np.nanmean(intra_list_diversity(idx, sim))),
-                         "ms_per_user": 1e3 * dt / len(users)})
+            rows.append(
+                {
+                    "dataset": label,
+                    "method": name,
+                    "weight": w,
+                    "recall@20": float(np.nanmean(recall_at_k(idx, test_csr[users], 20))),
+                    "ild@20": float(np.nanmean(intra_list_diversity(idx, sim))),
+                    "ms_per_user": 1e3 * dt / len(users),
+                }
+            )
     return rows
 
 
@@ -160,12 +189,16 @@ def bench_rerank_cost(m, quick: bool) -> dict[str, Any]:
     feats = m.item_embeddings_
     out: dict[str, Any] = {"pool": 100, "k": 20, "n_users_batched": len(users)}
     for name, fn in (("mmr", mmr), ("dpp", dpp)):
-        sec, _ = timed(lambda: fn(cand, sc, 20, feats), 3)
-        wall, cpu = latency(lambda j: fn(cand[j : j + 1], sc[j : j + 1], 20, feats), 50 if quick else 200)
-        out[name] = {"batched_ms_per_user": 1e3 * sec / len(users),
-                     "batched_cpu_ms_per_user": 1e3 * timed.cpu / len(users),
-                     "single_user_p50_ms": float(np.median(wall)),
-                     "single_user_cpu_p50_ms": float(np.median(cpu))}
+        sec, _ = timed(lambda fn=fn: fn(cand, sc, 20, feats), 3)
+        wall, cpu = latency(
+            lambda j, fn=fn: fn(cand[j : j + 1], sc[j : j + 1], 20, feats), 50 if quick else 200
+        )
+        out[name] = {
+            "batched_ms_per_user": 1e3 * sec / len(users),
+            "batched_cpu_ms_per_user": 1e3 * timed.cpu / len(users),
+            "single_user_p50_ms": float(np.median(wall)),
+            "single_user_cpu_p50_ms": float(np.median(cpu)),
+        }
     out["load"] = load_avg()
     return out
 
@@ -173,12 +206,16 @@ def bench_rerank_cost(m, quick: bool) -> dict[str, Any]:
 def bench_fold_in(m, test_csr, quick: bool, train, dim: int | None) -> dict[str, Any]:
     """Trained vs folded-in Recall@20 for test users (their train items given)."""
     rng = np.random.default_rng(2)
-    users = rng.choice(np.flatnonzero(np.diff(test_csr.indptr) > 0), 500 if quick else 3000, replace=False)
+    users = rng.choice(
+        np.flatnonzero(np.diff(test_csr.indptr) > 0), 500 if quick else 3000, replace=False
+    )
     seen = m.seen_
     lists = [seen.indices[seen.indptr[u] : seen.indptr[u + 1]] for u in users]
     trained, _ = m.recommend(users, k=20)
-    out: dict[str, Any] = {"n_users": len(users),
-                           "trained_recall@20": float(np.nanmean(recall_at_k(trained, test_csr[users], 20)))}
+    out: dict[str, Any] = {
+        "n_users": len(users),
+        "trained_recall@20": float(np.nanmean(recall_at_k(trained, test_csr[users], 20))),
+    }
     for method in ("propagation", "ridge", "mean"):
         t = time.perf_counter()
         idx, _ = recommend_new_users(m, lists, 20, method=method)
@@ -190,7 +227,9 @@ def bench_fold_in(m, test_csr, quick: bool, train, dim: int | None) -> dict[str,
         held.seen_ = m.seen_  # exclude the held-out users' train items as well
         for method in ("propagation", "ridge"):
             idx, _ = recommend_new_users(held, lists, 20, method=method)
-            out[f"heldout_{method}_recall@20"] = float(np.nanmean(recall_at_k(idx, test_csr[users], 20)))
+            out[f"heldout_{method}_recall@20"] = float(
+                np.nanmean(recall_at_k(idx, test_csr[users], 20))
+            )
     out["load"] = load_avg()
     return out
 
@@ -201,7 +240,9 @@ def bench_new_items(ml, dim: int) -> dict[str, Any]:
     Item-side ranking: each cold item scores all users; Recall@20 of the users
     who rated it (any split) among the top 20, averaged over cold items.
     """
-    full = gr.datasets.concat_interactions([p for p in (ml.train, ml.valid, ml.test) if p is not None])
+    full = gr.datasets.concat_interactions(
+        [p for p in (ml.train, ml.valid, ml.test) if p is not None]
+    )
     deg = full.item_degrees
     rng = np.random.default_rng(3)
     cold = rng.choice(np.flatnonzero(deg >= 5), int(0.1 * (deg >= 5).sum()), replace=False)
@@ -213,14 +254,18 @@ def bench_new_items(ml, dim: int) -> dict[str, Any]:
     placements = {
         "content": ContentItemMapper(alpha=1.0).fit(feats[warm], v[warm]).transform(feats[cold]),
         "random": rng.normal(size=(len(cold), v.shape[1])).astype(np.float32) * v[warm].std(0),
-        "popularity": np.tile(np.average(v[warm], axis=0, weights=train.item_degrees[warm]), (len(cold), 1)),
+        "popularity": np.tile(
+            np.average(v[warm], axis=0, weights=train.item_degrees[warm]), (len(cold), 1)
+        ),
     }
     truth = full.to_csr()[:, cold].T.tocsr()  # cold item -> users who rated it
     out: dict[str, Any] = {"n_cold_items": len(cold), "n_users": int(ml.train.n_users)}
     for name, e in placements.items():
         scores = torch.from_numpy(e.astype(np.float32) @ m.user_embeddings_.T)
         if name == "popularity":  # all cold items share one vector: ties broken at random
-            scores = scores + 1e-6 * torch.rand(scores.shape, generator=torch.Generator().manual_seed(0))
+            scores = scores + 1e-6 * torch.rand(
+                scores.shape, generator=torch.Generator().manual_seed(0)
+            )
         idx, _ = gr.retrieval.top_k(scores, 20)
         out[f"{name}_item_recall@20"] = float(np.nanmean(recall_at_k(idx, truth, 20)))
     return out
@@ -228,40 +273,69 @@ def bench_new_items(ml, dim: int) -> dict[str, Any]:
 
 def to_markdown(res: dict[str, Any]) -> str:
     t, a, r, c, n = res["topk"], res["ann"], res["rerank_cost"], res["fold_in"], res["new_items"]
-    lines = [f"### Retrieval benchmark ({res['embeddings']}, load {t['load']})", "",
-             f"- exact top-20, all {t['n_users']:,} Gowalla users, seen excluded: "
-             f"{t['all_users_top20_s']:.2f} s wall, {t['all_users_top20_cpu_s']:.2f} CPU-s "
-             f"({res['threads']} threads)",
-             f"- single-user recommend(k=20): wall p50 {t['single_user_p50_ms']:.2f} ms, "
-             f"p95 {t['single_user_p95_ms']:.2f} ms; CPU p50 {t['single_user_cpu_p50_ms']:.2f} ms"]
+    lines = [
+        f"### Retrieval benchmark ({res['embeddings']}, load {t['load']})",
+        "",
+        (
+            f"- exact top-20, all {t['n_users']:,} Gowalla users, seen excluded: "
+            f"{t['all_users_top20_s']:.2f} s wall, {t['all_users_top20_cpu_s']:.2f} CPU-s "
+            f"({res['threads']} threads)"
+        ),
+        (
+            f"- single-user recommend(k=20): wall p50 {t['single_user_p50_ms']:.2f} ms, "
+            f"p95 {t['single_user_p95_ms']:.2f} ms; CPU p50 {t['single_user_cpu_p50_ms']:.2f} ms"
+        ),
+    ]
     for name in ("mmr", "dpp"):
         x = r[name]
-        lines.append(f"- {name.upper()} 100->20: batched {x['batched_ms_per_user']:.3f} ms/user wall, "
-                     f"{x['batched_cpu_ms_per_user']:.3f} CPU-ms/user; single user p50 "
-                     f"{x['single_user_p50_ms']:.2f} ms wall, {x['single_user_cpu_p50_ms']:.2f} CPU-ms "
-                     f"(load {r['load']})")
+        lines.append(
+            f"- {name.upper()} 100->20: batched {x['batched_ms_per_user']:.3f} ms/user wall, "
+            f"{x['batched_cpu_ms_per_user']:.3f} CPU-ms/user; single user p50 "
+            f"{x['single_user_p50_ms']:.2f} ms wall, {x['single_user_cpu_p50_ms']:.2f} CPU-ms "
+            f"(load {r['load']})"
+        )
     lines.append("")
     if "skipped" not in a:
-        lines += [f"Exact (model.recommend): {a['exact_s']:.2f} s wall, {a['exact_cpu_s']:.2f} CPU-s "
-                  f"(load {a['load']})", "",
-                  "| index | build s | search s (all users, seen excluded) | CPU-s | recall@20 vs exact "
-                  "| speed-up wall | speed-up CPU |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            (
+                f"Exact (model.recommend): {a['exact_s']:.2f} s wall, {a['exact_cpu_s']:.2f} CPU-s "
+                f"(load {a['load']})"
+            ),
+            "",
+            (
+                "| index | build s | search s (all users, seen excluded) | CPU-s | recall@20 vs exact "
+                "| speed-up wall | speed-up CPU |"
+            ),
+            "|---|---|---|---|---|---|---|",
+        ]
         for key, val in a.items():
             if isinstance(val, dict):
                 build = a.get(f"{key.split('_')[0]}_build_s", float("nan"))
-                lines.append(f"| {key} | {build:.1f} | {val['search_s']:.2f} | {val['search_cpu_s']:.2f} | "
-                             f"{val['recall@20_vs_exact']:.4f} | {val['speedup']:.2f}x | "
-                             f"{val['cpu_speedup']:.2f}x |")
+                lines.append(
+                    f"| {key} | {build:.1f} | {val['search_s']:.2f} | {val['search_cpu_s']:.2f} | "
+                    f"{val['recall@20_vs_exact']:.4f} | {val['speedup']:.2f}x | "
+                    f"{val['cpu_speedup']:.2f}x |"
+                )
         lines.append("")
     lines += ["| dataset | method | lambda/theta | Recall@20 | ILD@20 |", "|---|---|---|---|---|"]
     for row in res["curve"]:
-        lines.append(f"| {row['dataset']} | {row['method']} | {row['weight']} | "
-                     f"{row['recall@20']:.4f} | {row['ild@20']:.4f} |")
-    lines += ["", f"Fold-in ({c['n_users']} Gowalla test users): trained {c['trained_recall@20']:.4f}, "
-              + ", ".join(f"{k.replace('_recall@20', '')} {v:.4f}" for k, v in c.items()
-                          if k.endswith("recall@20") and not k.startswith("trained")),
-              f"New MovieLens items ({n['n_cold_items']} held out, item-side Recall@20 over users): "
-              + ", ".join(f"{k.replace('_item_recall@20', '')} {v:.4f}" for k, v in n.items() if "recall" in k)]
+        lines.append(
+            f"| {row['dataset']} | {row['method']} | {row['weight']} | "
+            f"{row['recall@20']:.4f} | {row['ild@20']:.4f} |"
+        )
+    lines += [
+        "",
+        f"Fold-in ({c['n_users']} Gowalla test users): trained {c['trained_recall@20']:.4f}, "
+        + ", ".join(
+            f"{k.replace('_recall@20', '')} {v:.4f}"
+            for k, v in c.items()
+            if k.endswith("recall@20") and not k.startswith("trained")
+        ),
+        f"New MovieLens items ({n['n_cold_items']} held out, item-side Recall@20 over users): "
+        + ", ".join(
+            f"{k.replace('_item_recall@20', '')} {v:.4f}" for k, v in n.items() if "recall" in k
+        ),
+    ]
     return "\n".join(lines)
 
 
@@ -276,10 +350,20 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     for ax, ds in zip(np.atleast_1d(axes), datasets):
         for method, marker in (("mmr", "o"), ("dpp", "s")):
             pts = [r for r in rows if r["dataset"] == ds and r["method"] == method]
-            ax.plot([p["ild@20"] for p in pts], [p["recall@20"] for p in pts], marker=marker, label=method.upper())
+            ax.plot(
+                [p["ild@20"] for p in pts],
+                [p["recall@20"] for p in pts],
+                marker=marker,
+                label=method.upper(),
+            )
             for p in pts:
-                ax.annotate(f"{p['weight']:g}", (p["ild@20"], p["recall@20"]), fontsize=7,
-                            textcoords="offset points", xytext=(3, 3))
+                ax.annotate(
+                    f"{p['weight']:g}",
+                    (p["ild@20"], p["recall@20"]),
+                    fontsize=7,
+                    textcoords="offset points",
+                    xytext=(3, 3),
+                )
         ax.set_xlabel("intra-list diversity @20")
         ax.set_ylabel("Recall@20")
         ax.set_title(ds)
@@ -290,7 +374,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", type=Path, help="saved Gowalla model to use instead of SVD")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--quick", action="store_true")
@@ -314,8 +400,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(json.dumps(res["rerank_cost"]), flush=True)
     test = gw.test.to_csr()
     rng = np.random.default_rng(4)
-    users = rng.choice(np.flatnonzero(np.diff(test.indptr) > 0), 1000 if args.quick else 5000, replace=False)
-    res["curve"] = curve(m, users, test, m.item_embeddings_, args.quick, "gowalla (embedding cosine)")
+    users = rng.choice(
+        np.flatnonzero(np.diff(test.indptr) > 0), 1000 if args.quick else 5000, replace=False
+    )
+    res["curve"] = curve(
+        m, users, test, m.item_embeddings_, args.quick, "gowalla (embedding cosine)"
+    )
     ml = gr.datasets.load("movielens-small")
     ml_train = gr.datasets.concat_interactions([ml.train, ml.valid])
     ml_m = svd_model(ml_train, args.dim, None)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["AnnIndex", "ann_recommend", "faiss_available", "KINDS"]
+__all__ = ["KINDS", "AnnIndex", "ann_recommend", "faiss_available"]
 
 KINDS = ("flat", "hnsw")
 
@@ -129,7 +129,9 @@ class AnnIndex:
         self.index.add(items)
 
     def __repr__(self) -> str:
-        return f"AnnIndex(n_items={self.n_items}, kind={self.kind!r}, similarity={self.similarity!r})"
+        return (
+            f"AnnIndex(n_items={self.n_items}, kind={self.kind!r}, similarity={self.similarity!r})"
+        )
 
     def _raw_search(self, q: NDArray[np.float32], fetch: int) -> tuple[NDArray, NDArray]:
         if self.kind == "hnsw":
@@ -175,7 +177,9 @@ class AnnIndex:
         batch_size = _check_int(batch_size, "batch_size")
         q = _as_matrix(user_vectors, "user_vectors", self.similarity == "cosine")
         if q.shape[1] != self.embedding_dim:
-            raise ValueError(f"user_vectors have dimension {q.shape[1]}, the index {self.embedding_dim}")
+            raise ValueError(
+                f"user_vectors have dimension {q.shape[1]}, the index {self.embedding_dim}"
+            )
         n = len(q)
         out_idx = np.full((n, k), -1, np.int64)
         out_sc = np.full((n, k), -np.inf, np.float32)
@@ -185,7 +189,9 @@ class AnnIndex:
             if r.shape != (n,):
                 raise ValueError(f"rows must have shape ({n},), got {r.shape}")
             if exclude.shape[1] != self.n_items:
-                raise ValueError(f"exclude has {exclude.shape[1]} columns, the index {self.n_items} items")
+                raise ValueError(
+                    f"exclude has {exclude.shape[1]} columns, the index {self.n_items} items"
+                )
             n_excl = np.diff(exclude.indptr)[r]
             order = np.argsort(n_excl, kind="stable")
         # users grouped by fetch size k + |excluded| rounded up to a power of two, so a
@@ -216,7 +222,7 @@ class AnnIndex:
 def _member(idx: NDArray[np.int64], matrix: sp.csr_array) -> NDArray[np.bool_]:
     """``hit[j, c]``: whether item ``idx[j, c]`` is stored in row ``j`` of ``matrix``."""
     matrix = sp.csr_array(matrix)
-    n, width = idx.shape
+    n = idx.shape[0]
     span = max(matrix.shape[1], 1)
     counts = np.diff(matrix.indptr)
     keys = np.sort(np.repeat(np.arange(n, dtype=np.int64), counts) * span + matrix.indices)

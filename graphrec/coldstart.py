@@ -40,13 +40,13 @@ from sklearn.utils.validation import check_is_fitted
 from graphrec.retrieval import embedding_scores, top_k
 
 __all__ = [
+    "FOLD_IN_METHODS",
+    "ContentItemMapper",
+    "content_features",
     "fold_in_user",
     "fold_in_users",
     "recommend_new_user",
     "recommend_new_users",
-    "ContentItemMapper",
-    "content_features",
-    "FOLD_IN_METHODS",
 ]
 
 FOLD_IN_METHODS = ("auto", "propagation", "ridge", "mean")
@@ -59,7 +59,9 @@ def _check_nonneg(value: object, name: str) -> float:
     return float(value)
 
 
-def _rows(model: Any, item_lists: Sequence[ArrayLike], weights: Sequence[ArrayLike] | None) -> sp.csr_array:
+def _rows(
+    model: Any, item_lists: Sequence[ArrayLike], weights: Sequence[ArrayLike] | None
+) -> sp.csr_array:
     """The new users' items as a CSR matrix (n_new, n_items); duplicates summed."""
     if isinstance(item_lists, (str, bytes)) or not isinstance(item_lists, Sequence):
         raise TypeError("item_lists must be a sequence of item-index arrays, one per new user")
@@ -131,12 +133,18 @@ def _graph_filter_vectors(model: Any, rows: sp.csr_array) -> NDArray[np.float32]
     """GF-CF's low-rank user vector ``r Di^-1/2 V`` (``item_embeddings_ = Di^1/2 V``)."""
     deg = np.bincount(model.seen_.indices, minlength=model.n_items_).astype(np.float64)
     scale = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
-    binary = sp.csr_array((np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape)
-    return np.asarray(binary @ (np.asarray(model.item_embeddings_, np.float64) * scale[:, None]), np.float32)
+    binary = sp.csr_array(
+        (np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape
+    )
+    return np.asarray(
+        binary @ (np.asarray(model.item_embeddings_, np.float64) * scale[:, None]), np.float32
+    )
 
 
 def _graph_filter_scores(model: Any, rows: sp.csr_array) -> torch.Tensor:
-    binary = sp.csr_array((np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape)
+    binary = sp.csr_array(
+        (np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape
+    )
     out = np.asarray((binary @ model.item_filter_).toarray(), np.float32)
     if model.item_embeddings_.shape[1] and model.alpha:
         out += float(model.alpha) * (_graph_filter_vectors(model, rows) @ model.item_embeddings_.T)
@@ -188,8 +196,10 @@ def fold_in_users(
     if hasattr(model, "_fold_in"):
         rows = _rows(model, item_lists, weights)
         out = [
-            model._fold_in(rows.indices[rows.indptr[j] : rows.indptr[j + 1]],
-                           rows.data[rows.indptr[j] : rows.indptr[j + 1]])
+            model._fold_in(
+                rows.indices[rows.indptr[j] : rows.indptr[j + 1]],
+                rows.data[rows.indptr[j] : rows.indptr[j + 1]],
+            )
             for j in range(rows.shape[0])
         ]
         return np.asarray(out, np.float32).reshape(rows.shape[0], -1)
@@ -270,7 +280,9 @@ def recommend_new_users(
     elif _is_graph_filter(model):
         scores = _graph_filter_scores(model, rows)
     elif getattr(model, "item_embeddings_", None) is None and hasattr(model, "item_popularity_"):
-        scores = torch.from_numpy(np.asarray(model.item_popularity_, np.float32)).repeat(rows.shape[0], 1)
+        scores = torch.from_numpy(np.asarray(model.item_popularity_, np.float32)).repeat(
+            rows.shape[0], 1
+        )
     else:
         u = fold_in_users(model, item_lists, weights, method=method, **fold_in_params)
         sim = getattr(model, "_default_similarity", lambda: "dot")()
@@ -298,7 +310,9 @@ def recommend_new_user(
     idx : ndarray of int64, shape (k,)
     scores : ndarray of float32, shape (k,)
     """
-    idx, sc = recommend_new_users(model, [items], k, weights=None if weights is None else [weights], **kwargs)
+    idx, sc = recommend_new_users(
+        model, [items], k, weights=None if weights is None else [weights], **kwargs
+    )
     return idx[0], sc[0]
 
 
@@ -329,7 +343,9 @@ class ContentItemMapper(BaseEstimator):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
 
-    def fit(self, features: ArrayLike | sp.sparray, item_embeddings: ArrayLike) -> "ContentItemMapper":
+    def fit(
+        self, features: ArrayLike | sp.sparray, item_embeddings: ArrayLike
+    ) -> ContentItemMapper:
         """Learn the map on warm items.
 
         Parameters
@@ -356,7 +372,9 @@ class ContentItemMapper(BaseEstimator):
             raise ValueError(f"features has {features.shape[0]} rows, item_embeddings {len(y)}")
         ridge = Ridge(alpha=alpha, fit_intercept=bool(self.fit_intercept)).fit(features, y)
         self.coef_ = np.asarray(ridge.coef_, np.float32).reshape(y.shape[1], -1)
-        self.intercept_ = np.broadcast_to(np.asarray(ridge.intercept_, np.float32), (y.shape[1],)).copy()
+        self.intercept_ = np.broadcast_to(
+            np.asarray(ridge.intercept_, np.float32), (y.shape[1],)
+        ).copy()
         return self
 
     def transform(self, features: ArrayLike | sp.sparray) -> NDArray[np.float32]:
@@ -368,7 +386,9 @@ class ContentItemMapper(BaseEstimator):
         """
         check_is_fitted(self)
         if features.shape[1] != self.coef_.shape[1]:
-            raise ValueError(f"features has {features.shape[1]} columns, fit saw {self.coef_.shape[1]}")
+            raise ValueError(
+                f"features has {features.shape[1]} columns, fit saw {self.coef_.shape[1]}"
+            )
         out = features @ self.coef_.T.astype(np.float64) + self.intercept_
         return np.asarray(out, np.float32)
 
@@ -411,8 +431,12 @@ def content_features(
             raise ValueError(f"item_info has no column {col!r}")
     if genres is not None:
         g = item_info[genres].fillna("").astype(str)
-        cv = CountVectorizer(tokenizer=lambda s: [t for t in s.split("|") if t], lowercase=False,
-                             token_pattern=None, binary=True)
+        cv = CountVectorizer(
+            tokenizer=lambda s: [t for t in s.split("|") if t],
+            lowercase=False,
+            token_pattern=None,
+            binary=True,
+        )
         parts.append(cv.fit_transform(g))
     if title is not None:
         t = item_info[title].fillna("").astype(str)

@@ -21,14 +21,14 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 
 __all__ = [
-    "Reranker",
-    "MMR",
     "DPP",
-    "mmr",
+    "MMR",
+    "RERANKERS",
+    "Reranker",
+    "candidate_similarity",
     "dpp",
     "get_reranker",
-    "candidate_similarity",
-    "RERANKERS",
+    "mmr",
 ]
 
 RERANKERS = ("mmr", "dpp")
@@ -358,7 +358,11 @@ class Reranker(BaseEstimator):
     def pool_size(self, k: int) -> int:
         """Number of candidates to retrieve for lists of length ``k``."""
         k = _check_k(k)
-        if isinstance(self.pool, bool) or not isinstance(self.pool, numbers.Integral) or self.pool < 1:
+        if (
+            isinstance(self.pool, bool)
+            or not isinstance(self.pool, numbers.Integral)
+            or self.pool < 1
+        ):
             raise ValueError(f"pool must be an integer >= 1, got {self.pool!r}")
         return max(k, int(self.pool))
 
@@ -420,7 +424,9 @@ class MMR(Reranker):
     [[4, 2]]
     """
 
-    def __init__(self, *, lambda_: float = 0.5, pool: int = 100, similarity: Any = "embedding") -> None:
+    def __init__(
+        self, *, lambda_: float = 0.5, pool: int = 100, similarity: Any = "embedding"
+    ) -> None:
         self.lambda_ = lambda_
         super().__init__(pool=pool, similarity=similarity)
 
@@ -444,7 +450,9 @@ class DPP(Reranker):
     50
     """
 
-    def __init__(self, *, theta: float = 0.5, pool: int = 100, similarity: Any = "embedding") -> None:
+    def __init__(
+        self, *, theta: float = 0.5, pool: int = 100, similarity: Any = "embedding"
+    ) -> None:
         self.theta = theta
         super().__init__(pool=pool, similarity=similarity)
 

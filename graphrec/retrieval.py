@@ -8,12 +8,12 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "SIMILARITIES",
+    "embedding_scores",
+    "mask_rows_",
+    "similar",
     "top_k",
     "top_k_embeddings",
-    "similar",
-    "mask_rows_",
-    "embedding_scores",
-    "SIMILARITIES",
 ]
 
 SIMILARITIES = ("dot", "cosine")
@@ -204,14 +204,16 @@ def top_k_embeddings(
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     _check_similarity(similarity)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     u = _as_tensor(user_vectors, "user_vectors")
     v = _as_tensor(item_vectors, "item_vectors")
     if u.shape[1] != v.shape[1]:
-        raise ValueError(
-            f"user_vectors have dimension {u.shape[1]}, item_vectors {v.shape[1]}"
-        )
+        raise ValueError(f"user_vectors have dimension {u.shape[1]}, item_vectors {v.shape[1]}")
     n = u.shape[0]
     r = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     if r.shape != (n,):
@@ -284,5 +286,10 @@ def similar(
         (np.ones(len(q), np.float32), q, np.arange(len(q) + 1)), shape=(len(q), v.shape[0])
     )
     return top_k_embeddings(
-        v[torch.from_numpy(q)], v, k, similarity=similarity, exclude=self_mask, batch_size=batch_size
+        v[torch.from_numpy(q)],
+        v,
+        k,
+        similarity=similarity,
+        exclude=self_mask,
+        batch_size=batch_size,
     )

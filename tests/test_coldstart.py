@@ -47,7 +47,7 @@ def communities():
     """Two communities: users 0-9 like items 0-9, users 10-19 items 10-19 (each misses one)."""
     users, items = [], []
     for u in range(20):
-        block = range(0, 10) if u < 10 else range(10, 20)
+        block = range(10) if u < 10 else range(10, 20)
         for i in block:
             if i % 10 != u % 10:
                 users.append(u)
@@ -106,7 +106,9 @@ def test_batch_equals_per_user(communities):
 
 
 def test_popularity_and_duck_typed_models(communities):
-    pop = gr.Popularity().fit(gr.Interactions.from_arrays([0, 1, 1, 2], [1, 1, 0, 1], n_users=3, n_items=4))
+    pop = gr.Popularity().fit(
+        gr.Interactions.from_arrays([0, 1, 1, 2], [1, 1, 0, 1], n_users=3, n_items=4)
+    )
     idx, _ = recommend_new_user(pop, [1], k=4)
     assert idx.tolist()[:1] == [0] and 1 not in idx.tolist()
     with pytest.raises(ValueError, match="item_embeddings_"):

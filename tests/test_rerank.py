@@ -22,15 +22,20 @@ class Fixed(EmbeddingRecommender):
 
     def _fit(self, train, valid):
         rng = np.random.default_rng(self.random_state)
-        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(np.float32)
-        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(np.float32)
+        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(
+            np.float32
+        )
+        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(
+            np.float32
+        )
 
 
 @pytest.fixture(scope="module")
 def model():
     rng = np.random.default_rng(3)
-    x = gr.Interactions.from_arrays(rng.integers(0, 20, 300), rng.integers(0, 150, 300),
-                                    n_users=20, n_items=150)
+    x = gr.Interactions.from_arrays(
+        rng.integers(0, 20, 300), rng.integers(0, 150, 300), n_users=20, n_items=150
+    )
     return Fixed(embedding_dim=16).fit(x)
 
 
@@ -64,7 +69,7 @@ def test_reranked_lists_are_duplicate_free_subsets(case, weight, fn):
         picked = out[out >= 0].tolist()
         assert len(picked) == len(set(picked)) == min(k, len(valid))
         assert set(picked) <= valid
-        assert (out[len(picked):] == -1).all() and np.isneginf(out_sc[len(picked):]).all()
+        assert (out[len(picked) :] == -1).all() and np.isneginf(out_sc[len(picked) :]).all()
         lookup = dict(zip(row.tolist(), row_sc.tolist()))
         assert np.allclose(out_sc[: len(picked)], [lookup[i] for i in picked])
 
@@ -158,7 +163,9 @@ def test_bad_arguments():
     assert get_reranker(r) is r and r.pool_size(50) == 50 and isinstance(r, Reranker)
 
 
-@pytest.mark.parametrize("rerank", ["mmr", "dpp", MMR(lambda_=0.2, pool=40), DPP(theta=0.3, pool=40)])
+@pytest.mark.parametrize(
+    "rerank", ["mmr", "dpp", MMR(lambda_=0.2, pool=40), DPP(theta=0.3, pool=40)]
+)
 def test_recommend_with_rerank_picks_from_the_pool(model, rerank):
     users = np.arange(20)
     idx, _ = model.recommend(users, k=10, rerank=rerank)
@@ -176,13 +183,17 @@ def test_rerank_with_categories_raises_category_diversity(model):
     cats = np.arange(150) % 5
     plain, _ = model.recommend(np.arange(20), k=5)
     diverse, _ = model.recommend(np.arange(20), k=5, rerank=MMR(lambda_=0.1, similarity=cats))
-    n_cats = lambda ranked: np.mean([len(set(cats[r[r >= 0]].tolist())) for r in ranked])  # noqa: E731
+    n_cats = lambda ranked: np.mean([len(set(cats[r[r >= 0]].tolist())) for r in ranked])
     assert n_cats(diverse) == 5 and n_cats(diverse) >= n_cats(plain)
-    pop = gr.Popularity().fit(gr.Interactions.from_arrays([0, 1, 1], [1, 1, 0], n_users=2, n_items=3))
+    pop = gr.Popularity().fit(
+        gr.Interactions.from_arrays([0, 1, 1], [1, 1, 0], n_users=2, n_items=3)
+    )
     with pytest.raises(ValueError, match="item_embeddings_"):
         pop.recommend([0], k=2, rerank="mmr")
     # candidates by popularity [1, 0, 2]; item 0 shares item 1's category, item 2 does not
-    diverse = pop.recommend([0], k=2, exclude_seen=False, rerank=MMR(similarity=np.array([0, 0, 1])))
+    diverse = pop.recommend(
+        [0], k=2, exclude_seen=False, rerank=MMR(similarity=np.array([0, 0, 1]))
+    )
     assert diverse[0].tolist() == [[1, 2]]
 
 

@@ -25,8 +25,12 @@ class Fixed(EmbeddingRecommender):
 
     def _fit(self, train, valid):
         rng = np.random.default_rng(self.random_state)
-        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(np.float32)
-        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(np.float32)
+        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(
+            np.float32
+        )
+        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(
+            np.float32
+        )
 
 
 @pytest.fixture(scope="module")
