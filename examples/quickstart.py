@@ -18,7 +18,9 @@ metrics = gr.evaluate(model, ds.test, k=(10, 20))  # full ranking, training item
 print({name: round(value, 4) for name, value in metrics.items() if name.endswith("@20")})
 
 print(model.recommend_frame([1, 2], k=5, item_info=ds.item_info))  # your own user ids in, titles out
-print(model.recommend_frame([1], k=5, item_info=ds.item_info, rerank="mmr"))  # diversified
+genres = ds.item_info["genres"].str.get_dummies("|").to_numpy()  # multi-hot genres per film
+mmr = gr.rerank.MMR(lambda_=0.5, similarity=genres)  # trade relevance for genre diversity
+print(model.recommend_frame([1], k=5, item_info=ds.item_info, rerank=mmr))
 
 model.save("quickstart-model")
 print(gr.load("quickstart-model").recommend_frame([1], k=3, item_info=ds.item_info))
