@@ -40,7 +40,9 @@ DATA = ["--dataset", "synthetic", "--n-users", "1000", "--n-items", "200", "--n-
 PARAMS = {"embedding_dim": 16, "n_layers": 2, "batch_size": 256, "lr": 0.05, "epochs": 10, "eval_every": 10,
           "device": "cpu"}
 JOB_TIMEOUT = 15  # process-group timeout of the jobs, seconds
-TOLERANCE = 0.05  # |2 ranks - 1 process| per metric: ~2.5x the seed-to-seed spread of this problem
+# |2 ranks - 1 process| with the same seed: over seeds 0-5 the largest gaps seen were recall@10 0.012,
+# ndcg@10 0.004, recall@20 0.029, ndcg@20 0.013 (batch composition and negatives differ); 2-3x those
+TOLERANCE = {"recall@10": 0.04, "ndcg@10": 0.03, "recall@20": 0.06, "ndcg@20": 0.04}
 
 
 def _args(params: dict, seed: int = 0) -> list[str]:
@@ -157,8 +159,8 @@ def test_two_ranks_match_each_other_and_one_process(tmp_path: Path) -> None:
     # (b) close to one process with the same global batch and seed
     train, valid, test = _data()
     single = gr.evaluate(LightGCN(**PARAMS, random_state=0).fit(train, valid), test, k=(10, 20))
-    for key in ("recall@10", "ndcg@10", "recall@20", "ndcg@20"):
-        assert abs(result["metrics"][key] - single[key]) < TOLERANCE, (key, result["metrics"][key], single[key])
+    for key, tol in TOLERANCE.items():
+        assert abs(result["metrics"][key] - single[key]) < tol, (key, result["metrics"][key], single[key])
     # rank 0's final checkpoint is the trained model
     assert latest_checkpoint(ckpt) == ckpt / "final"
     np.testing.assert_array_equal(_load(ckpt / "final").user_embeddings_, r0["user"])

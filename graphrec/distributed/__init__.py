@@ -14,17 +14,16 @@ Two local ranks on the bundled sample, checkpoints from rank 0::
     python -m graphrec.distributed --nproc 2 --dataset sample --output out
 """
 
-from graphrec.distributed.ddp import (
+from graphrec.distributed.checkpoints import latest_checkpoint
+from graphrec.distributed.context import (
     DEFAULT_TIMEOUT,
     DistributedContext,
     DistributedError,
-    DistributedResult,
-    evaluate_distributed,
-    fit_distributed,
     free_port,
     init_distributed,
-    latest_checkpoint,
 )
+from graphrec.distributed.evaluation import evaluate_distributed
+from graphrec.distributed.fit import DistributedResult, fit_distributed
 from graphrec.distributed.launch import launch, main
 
 __all__ = [

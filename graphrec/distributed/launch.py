@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 import torch.distributed as dist
 
-from graphrec.distributed.ddp import (
+from graphrec.distributed.context import (
     DEFAULT_TIMEOUT,
     DistributedError,
     _is_comm_failure,
-    evaluate_distributed,
-    fit_distributed,
     free_port,
     init_distributed,
 )
+from graphrec.distributed.evaluation import evaluate_distributed
+from graphrec.distributed.fit import fit_distributed
 
 __all__ = ["launch", "main"]
 
@@ -113,6 +113,12 @@ def launch(args: Sequence[str], nproc: int = 2, *, port: int | None = None, time
     ------
     ValueError
         ``nproc < 1``.
+
+    Examples
+    --------
+    Two ranks of MF on a synthetic graph, rank 0 writing ``out/``::
+
+        code = launch(["--model", "mf", "--dataset", "synthetic", "--output", "out"], nproc=2)
     """
     if nproc < 1:
         raise ValueError(f"nproc must be >= 1, got {nproc}")

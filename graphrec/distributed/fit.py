@@ -1,4 +1,4 @@
-"""Data-parallel fitting of LightGCN and MF: process group, DDP, sharded evaluation, checkpoints.
+"""Data-parallel fitting of LightGCN and MF: DDP around the shared training engine.
 
 Every process (rank) holds the whole model and the whole graph. Each epoch the
 training edges are shuffled with a seed shared by all ranks and rank ``r``
@@ -10,13 +10,10 @@ checkpoints. All ranks end with bit-identical parameters (checked).
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 import math
 import os
-import shutil
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,31 +23,22 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.utils.validation import check_is_fitted
 
 from graphrec.data.interactions import Interactions
-from graphrec.metrics import RANKING_METRICS, hit_matrix, metrics_from_hits
+from graphrec.distributed.checkpoints import _write_checkpoint
+from graphrec.distributed.context import (
+    DEFAULT_TIMEOUT,
+    DistributedContext,
+    DistributedError,
+    _gather_sum,
+    _is_comm_failure,
+    init_distributed,
+)
+from graphrec.distributed.evaluation import evaluate_distributed
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "DistributedContext",
-    "DistributedError",
-    "DistributedResult",
-    "evaluate_distributed",
-    "fit_distributed",
-    "free_port",
-    "init_distributed",
-    "latest_checkpoint",
-]
+__all__ = ["DistributedResult", "fit_distributed"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT = 300.0
-LATEST_FILE = "LATEST"
-
-
-class DistributedError(RuntimeError):
-    """A collective failed: another rank crashed or hung past the timeout, or ranks diverged."""
 
 
 @dataclass
@@ -85,198 +73,6 @@ class DistributedResult:
     allreduce_bytes: int
     allreduce_calls: int
     checkpoint: Path | None = None
-
-
-@dataclass(frozen=True)
-class DistributedContext:
-    """This process's place in the default process group (see :func:`init_distributed`).
-
-    Attributes
-    ----------
-    rank, world_size : int
-    device : torch.device
-        Where this rank computes (``cuda:LOCAL_RANK`` with NCCL, else CPU).
-    backend : str
-    created : bool
-        Whether :func:`init_distributed` created the group (and so should destroy it).
-    """
-
-    rank: int
-    world_size: int
-    device: torch.device
-    backend: str
-    created: bool
-
-    @property
-    def comm_device(self) -> torch.device:  # NCCL collectives need CUDA tensors
-        return self.device if self.backend == "nccl" else torch.device("cpu")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def init_distributed(device: str | torch.device | None = "auto", backend: str | None = None, *,
-                     timeout: float = DEFAULT_TIMEOUT) -> DistributedContext:
-    """Join the default process group, creating it if needed, with a collective ``timeout``.
-
-    Under torchrun the group comes from the environment (``RANK``, ``WORLD_SIZE``,
-    ``MASTER_ADDR``, ``MASTER_PORT``); a lone process gets a one-rank group on
-    127.0.0.1. With a CUDA ``device`` each rank uses ``cuda:LOCAL_RANK`` and NCCL.
-
-    Parameters
-    ----------
-    device : {"auto", "cpu", "cuda"}, default "auto"
-    backend : {"gloo", "nccl"}, optional
-        Default: NCCL for CUDA, gloo for CPU.
-    timeout : float, default 300
-        Seconds any collective may wait before failing (a crashed or hung peer).
-
-    Returns
-    -------
-    DistributedContext
-        Call ``torch.distributed.destroy_process_group()`` at the end when ``created``.
-
-    Examples
-    --------
-    >>> ctx = init_distributed("cpu", timeout=30)
-    >>> (ctx.rank, ctx.world_size, ctx.backend)
-    (0, 1, 'gloo')
-    >>> torch.distributed.destroy_process_group()
-    """
-    from graphrec.utils import resolve_device
-
-    created = False
-    if not dist.is_initialized():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        dev = resolve_device(device)
-        backend = backend or ("nccl" if dev.type == "cuda" else "gloo")
-        if dev.type == "cuda":
-            torch.cuda.set_device(local % torch.cuda.device_count())
-        kwargs: dict[str, Any] = {}
-        if "RANK" not in os.environ:  # a lone process: a one-rank group on loopback
-            kwargs = {"init_method": f"tcp://127.0.0.1:{free_port()}", "rank": 0, "world_size": 1}
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout), **kwargs)
-        created = True
-    ctx = _current()
-    return DistributedContext(ctx.rank, ctx.world_size, ctx.device, ctx.backend, created)
-
-
-def _current() -> DistributedContext:
-    """The default group's rank, size and collective device (one rank without a group)."""
-    if not dist.is_initialized():
-        return DistributedContext(0, 1, torch.device("cpu"), "none", False)
-    backend = str(dist.get_backend())
-    dev = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
-    return DistributedContext(dist.get_rank(), dist.get_world_size(), dev, backend, False)
-
-
-def _gather_sum(values: Sequence[float], ctx: DistributedContext) -> np.ndarray:
-    """Sum a vector over ranks with all_gather, adding in rank order (identical on every rank)."""
-    t = torch.tensor(list(values), dtype=torch.float64, device=ctx.comm_device)
-    if ctx.world_size == 1:
-        return t.cpu().numpy()
-    parts = [torch.empty_like(t) for _ in range(ctx.world_size)]
-    dist.all_gather(parts, t)
-    return torch.stack(parts).sum(0).cpu().numpy()
-
-
-def evaluate_distributed(model: Any, test: Interactions, k: int | Sequence[int] = (10, 20), *,
-                         batch_size: int = 2048) -> dict[str, float]:
-    """Full-ranking ranking metrics, each rank scoring every ``world_size``-th test user.
-
-    Per-user metric sums and user counts are all-gathered, so every rank returns
-    the same means as :func:`graphrec.evaluate` would (its ranking metrics only:
-    coverage, novelty and diversity are not sums over users). Works without a
-    process group too (one rank).
-
-    Parameters
-    ----------
-    model : fitted Recommender
-    test : Interactions
-        On the model's IdMaps.
-    k : int or sequence of int
-    batch_size : int
-        Users scored at once.
-
-    Returns
-    -------
-    dict
-        ``"recall@K"``, ``"ndcg@K"``, ``"precision@K"``, ``"map@K"``, ``"hit@K"``,
-        ``"mrr@K"`` for each K, and ``"n_users"``.
-
-    Raises
-    ------
-    ValueError
-        ``k < 1`` or ``test`` on other IdMaps.
-
-    Examples
-    --------
-    >>> import graphrec as gr
-    >>> ds = gr.datasets.synthetic(n_users=40, n_items=20, random_state=0)
-    >>> m = gr.Popularity().fit(ds.train)
-    >>> evaluate_distributed(m, ds.test, k=5)["n_users"]
-    40.0
-    """
-    from graphrec.evaluation import rank_all
-
-    check_is_fitted(model)
-    ks = sorted({int(v) for v in np.atleast_1d(k)})
-    if not ks or ks[0] < 1:
-        raise ValueError(f"k must hold integers >= 1, got {k!r}")
-    if test.n_users != model.n_users_ or test.n_items != model.n_items_:
-        raise ValueError("test must share the model's IdMaps (same users and items)")
-    ctx = _current()
-    rank, world = ctx.rank, ctx.world_size
-    relevant = test.to_csr()
-    users = np.flatnonzero(np.diff(relevant.indptr) > 0)[rank::world]
-    sums = [float(len(users))]
-    if len(users):
-        hits, n_rel = hit_matrix(rank_all(model, users, ks[-1], batch_size=batch_size), relevant[users])
-        for kk in ks:
-            per = metrics_from_hits(hits, n_rel, kk)
-            sums += [float(np.sum(per[name])) for name in RANKING_METRICS]
-    else:
-        sums += [0.0] * (len(ks) * len(RANKING_METRICS))
-    total = _gather_sum(sums, ctx)
-    n = total[0]
-    names = [f"{name}@{kk}" for kk in ks for name in RANKING_METRICS]
-    out = {key: float(v / n) if n else float("nan") for key, v in zip(names, total[1:])}
-    out["n_users"] = float(n)
-    return out
-
-
-def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint under ``checkpoint_dir`` (load it with ``graphrec.load``).
-
-    Follows the ``LATEST`` pointer (replaced atomically after each checkpoint);
-    falls back to the last ``epoch-*`` directory that holds a model.
-    """
-    root = Path(checkpoint_dir)
-    pointer = root / LATEST_FILE
-    if pointer.exists():
-        target = root / pointer.read_text().strip()
-        if (target / "meta.json").exists():
-            return target
-    done = sorted(p for p in root.glob("epoch-*") if (p / "meta.json").exists())
-    return done[-1] if done else None
-
-
-def _write_checkpoint(model: Any, root: Path, name: str, keep: int) -> Path:
-    """``model.save`` (temp dir + rename) into a new directory, then move the pointer atomically."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / name
-    model.save(path)
-    tmp = root / f".{LATEST_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(name + "\n")
-    os.replace(tmp, root / LATEST_FILE)
-    older = sorted(p for p in root.glob("epoch-*") if p.name != name)
-    for p in older[: max(0, len(older) - (keep - 1))]:
-        shutil.rmtree(p, ignore_errors=True)
-    return path
 
 
 def _counting_allreduce(state: dict[str, int], bucket):  # type: ignore[no-untyped-def]
@@ -355,6 +151,18 @@ def fit_distributed(
         process, e.g. ``os._exit(1)`` as ``python -m graphrec.distributed`` does.
     TypeError
         ``model`` is not a LightGCN/MF-style model.
+
+    Examples
+    --------
+    One process (a one-rank group); under torchrun every rank runs the same call.
+
+    >>> import graphrec as gr
+    >>> from graphrec.models.lightgcn import LightGCN
+    >>> ds = gr.datasets.synthetic(n_users=40, n_items=20, random_state=0)
+    >>> m = LightGCN(embedding_dim=8, epochs=2, batch_size=64, device="cpu", random_state=0)
+    >>> res = fit_distributed(m, ds.train, timeout=30)
+    >>> (res.world_size, len(m.history_), m.user_embeddings_.shape)
+    (1, 2, (40, 8))
     """
     if not all(hasattr(model, a) for a in ("_layer_weights", "_store", "_adjacency")):
         raise TypeError(f"fit_distributed trains LightGCN or MF, got {type(model).__name__}")
@@ -442,13 +250,6 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
     dist.barrier()
     return DistributedResult(ctx.rank, ctx.world_size, ctx.backend, result.history, result.best_epoch, stopped,
                              time.perf_counter() - start, comm["bytes"], comm["calls"], state["checkpoint"])
-
-
-def _is_comm_failure(exc: BaseException) -> bool:
-    if isinstance(exc, dist.DistError):
-        return True
-    text = str(exc).lower()
-    return any(w in text for w in ("gloo", "nccl", "connection", "timed out", "timeout", "peer"))
 
 
 def _snapshot(model: Any, module: torch.nn.Module, history: list[dict[str, Any]], stopped: str,
