@@ -137,6 +137,11 @@ def load_data(
         A missing file or dataset.
     KeyError
         An unknown dataset name, or a column not in the file.
+
+    Examples
+    --------
+    >>> load_data("sample").test.nnz > 0
+    True
     """
     if not _is_path(source):
         return load_dataset(source, root=root, download=download)
@@ -174,6 +179,11 @@ def build_model(
         Unknown model name (the known ones are listed).
     ValueError
         A hyperparameter the model does not take (its hyperparameters are listed).
+
+    Examples
+    --------
+    >>> build_model("popularity", {"use_weights": True})
+    Popularity(use_weights=True)
     """
     cls = get_model_class(name)
     known = cls().get_params()
@@ -256,6 +266,11 @@ def parse_labels(idmap: IdMap, raw: Sequence[str], role: str = "user") -> np.nda
     ------
     KeyError
         An id that is not in the model (a few known ids are suggested).
+
+    Examples
+    --------
+    >>> parse_labels(IdMap(np.array([10, 20])), ["20"]).tolist()
+    [20]
     """
     labels = np.asarray(idmap.labels)
     out: list[Any] = []
@@ -309,14 +324,31 @@ def recommend_table(
     item_info: pd.DataFrame | None = None,
     rerank: Any = None,
 ) -> pd.DataFrame:
-    """Top-``k`` per user label: columns user, rank, item, score[, title]."""
+    """Top-``k`` per user label: columns user, rank, item, score[, title].
+
+    ``users`` are labels of the model's users (:func:`parse_labels` converts typed
+    ids); ``rerank`` is passed to :meth:`Recommender.recommend`.
+
+    Raises
+    ------
+    KeyError
+        An unknown user id.
+    """
     return model.recommend_frame(np.asarray(users), k, item_info=item_info, rerank=rerank)
 
 
 def similar_table(
     model: Recommender, items: Sequence[Any], k: int = 10, *, item_info: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Most similar items per item label: columns item, rank, similar, score[, title]."""
+    """Most similar items per item label: columns item, rank, similar, score[, title].
+
+    Raises
+    ------
+    AttributeError
+        The model has no item embeddings.
+    KeyError
+        An unknown item id.
+    """
     labels = np.asarray(items)
     idx, scores = model.similar_items(model.items_.to_index(labels), k)
     rows = np.nonzero(idx >= 0)
@@ -348,7 +380,13 @@ def evaluate_model(
 
 
 def metrics_table(results: dict[str, dict[str, Any]], columns: Sequence[str] = METRIC_COLUMNS) -> pd.DataFrame:
-    """One row per model: the chosen metrics plus ``fit_s`` when recorded."""
+    """One row per model: the chosen metrics plus ``fit_s`` when recorded.
+
+    Examples
+    --------
+    >>> metrics_table({"pop": {"recall@20": 0.06, "fit_s": 0.1}}, ["recall@20"]).loc["pop"].tolist()
+    [0.06, 0.1]
+    """
     rows = {}
     for name, r in results.items():
         rows[name] = {c: r.get(c, np.nan) for c in columns}
@@ -358,7 +396,15 @@ def metrics_table(results: dict[str, dict[str, Any]], columns: Sequence[str] = M
 
 
 def markdown_table(frame: pd.DataFrame, *, index: bool = True, floatfmt: str = ".4f") -> str:
-    """A GitHub Markdown table (no optional dependency)."""
+    """A GitHub Markdown table (no optional dependency).
+
+    Examples
+    --------
+    >>> print(markdown_table(pd.DataFrame({"model": ["pop"], "recall@20": [0.0629]}), index=False))
+    | model | recall@20 |
+    |---|---:|
+    | pop | 0.0629 |
+    """
     f = frame.reset_index() if index else frame
 
     def cell(v: Any) -> str:
