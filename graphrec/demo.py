@@ -49,6 +49,8 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "lightgcn": {"embedding_dim": 64, "n_layers": 3, "batch_size": 1024, "lr": 0.01, "epochs": 60,
                  "time_budget": 35.0},
 }
+#: overrides when the budgets are scaled down (``budget_scale < 1``, ``graphrec demo --fast``)
+FAST_SETTINGS: dict[str, dict[str, Any]] = {"graphfilter": {"n_components": 64}}
 _BUDGET_KEYS = ("time_budget",)
 
 
@@ -95,7 +97,10 @@ def demo_models(names: Sequence[str] = DEMO_MODELS) -> tuple[list[str], list[str
 def _settings(name: str, scale: float) -> dict[str, Any]:
     known = get_model_class(name)().get_params()
     params = {}
-    for key, value in DEMO_SETTINGS.get(name, {}).items():
+    settings = dict(DEMO_SETTINGS.get(name, {}))
+    if scale < 1:
+        settings.update(FAST_SETTINGS.get(name, {}))
+    for key, value in settings.items():
         if key not in known:
             logger.warning("demo setting %s=%r is not a %s hyperparameter; skipped", key, value, name)
             continue
@@ -150,7 +155,7 @@ def run_demo(
         Diversity re-ranker shown beside the plain ranking.
     budget_scale : float, default 1.0
         Multiplies the epochs and time budgets of :data:`DEMO_SETTINGS` (0.1 for a
-        smoke run).
+        smoke run); below 1, :data:`FAST_SETTINGS` also apply.
     random_state : int
     device : str
     verbose : bool
