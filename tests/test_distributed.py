@@ -130,6 +130,14 @@ def test_fit_distributed_one_rank_checkpoints_and_counts_bytes(tmp_path: Path) -
     assert plain.best_epoch_ == model.best_epoch_
 
 
+def test_time_budget_stops_every_rank_after_the_epoch_that_exceeds_it() -> None:
+    ds = gr.datasets.synthetic(n_users=30, n_items=20, random_state=0)
+    model = LightGCN(embedding_dim=4, n_layers=1, epochs=50, batch_size=32, time_budget=1e-6, device="cpu")
+    res = fit_distributed(model, ds.train, timeout=30)
+    assert res.stopped == model.stopped_ == "time_budget"
+    assert len(model.history_) == 1
+
+
 def test_fit_distributed_rejects_other_models() -> None:
     with pytest.raises(TypeError, match="LightGCN or MF"):
         fit_distributed(gr.Popularity(), gr.datasets.synthetic(n_users=10, n_items=8).train)

@@ -170,8 +170,10 @@ def fit_distributed(
     try:
         result = _fit(model, train, valid, ctx, Path(checkpoint_dir) if checkpoint_dir else None,
                       checkpoint_every, keep_checkpoints, callbacks)
-    except RuntimeError as exc:  # gloo/NCCL failures surface as DistError or plain RuntimeError
-        if not _is_comm_failure(exc):
+    except BaseException as exc:
+        for name in [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]:
+            delattr(model, name)  # as Recommender.fit: no half-fitted model
+        if not isinstance(exc, RuntimeError) or not _is_comm_failure(exc):  # gloo/NCCL: DistError or RuntimeError
             raise
         raise DistributedError(
             f"rank {ctx.rank}/{ctx.world_size}: a collective failed; another rank probably crashed "

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -279,7 +280,11 @@ def _worker(a: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m graphrec.distributed``; returns the exit code."""
+    """Entry point of ``python -m graphrec.distributed``: returns 0, or ends the process with code 1.
+
+    A failed worker calls ``os._exit(1)`` after reporting (tearing down a broken
+    process group can block), so call it as a program, not from a library.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     a = _parser().parse_args(argv)
     rank = os.environ.get("RANK")
@@ -295,9 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     faulthandler.register(signal.SIGTERM, chain=True)  # a terminated (hung) rank shows where it was
     try:
         return _worker(a)
-    except DistributedError as exc:
-        print(f"graphrec.distributed: {exc}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001  (any failure: report, then exit without destructors)
+        if isinstance(exc, DistributedError):
+            print(f"graphrec.distributed: {exc}", file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
         sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(1)  # skip destructors: a broken gloo group can block the exit on its pending work
 
 
