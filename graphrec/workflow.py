@@ -37,8 +37,6 @@ __all__ = [
     "load_data",
     "load_model",
     "make_reranker",
-    "markdown_table",
-    "metrics_table",
     "parse_labels",
     "read_table",
     "recommend_table",
@@ -49,7 +47,6 @@ __all__ = [
 ITEMS_FILE = "items.csv"  # item labels and titles, one row per internal item index
 DATA_FILE = "data.json"  # how the training data was loaded (for `graphrec evaluate`)
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
-METRIC_COLUMNS = ("recall@20", "ndcg@20", "precision@20", "recall@10", "ndcg@10", "coverage@20")
 
 
 @dataclass
@@ -377,42 +374,3 @@ def evaluate_model(
     if item_info is not None and "category" in item_info.columns:
         features = item_info["category"].to_numpy()
     return evaluate(model, test, k=tuple(k), item_features=features)
-
-
-def metrics_table(results: dict[str, dict[str, Any]], columns: Sequence[str] = METRIC_COLUMNS) -> pd.DataFrame:
-    """One row per model: the chosen metrics plus ``fit_s`` when recorded.
-
-    Examples
-    --------
-    >>> metrics_table({"pop": {"recall@20": 0.06, "fit_s": 0.1}}, ["recall@20"]).loc["pop"].tolist()
-    [0.06, 0.1]
-    """
-    rows = {}
-    for name, r in results.items():
-        rows[name] = {c: r.get(c, np.nan) for c in columns}
-        if "fit_s" in r:
-            rows[name]["fit_s"] = r["fit_s"]
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
-
-
-def markdown_table(frame: pd.DataFrame, *, index: bool = True, floatfmt: str = ".4f") -> str:
-    """A GitHub Markdown table (no optional dependency).
-
-    Examples
-    --------
-    >>> print(markdown_table(pd.DataFrame({"model": ["pop"], "recall@20": [0.0629]}), index=False))
-    | model | recall@20 |
-    |---|---:|
-    | pop | 0.0629 |
-    """
-    f = frame.reset_index() if index else frame
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else format(v, floatfmt)
-        return str(v).replace("|", "\\|")
-
-    head = "| " + " | ".join(map(str, f.columns)) + " |"
-    rule = "|" + "|".join("---:" if f[c].dtype.kind in "iuf" else "---" for c in f.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in f.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
