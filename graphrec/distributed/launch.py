@@ -126,7 +126,8 @@ def launch(args: Sequence[str], nproc: int = 2, *, port: int | None = None, time
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port or free_port()),
                WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc))
-    env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    if sys.platform == "linux":
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # keep gloo on the loopback interface
     env.setdefault("OMP_NUM_THREADS", str(threads or max(1, cpus // nproc)))
     procs: list[Any] = []
     for r in range(nproc):
