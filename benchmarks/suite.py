@@ -44,6 +44,9 @@ GRAPHREC_MODELS = ("popularity", "lightgcn", "graphfilter", "mf", "deepwalk")
 PEER_NAMES = ("implicit-als", "implicit-bpr", "pyg-lightgcn")
 #: seconds a job may take beyond its recorded time budget (loading, evaluation, saving)
 JOB_MARGIN = {"quick": 60.0, "full": 600.0}
+#: full mode: a graphrec model whose recorded settings have no time budget (e.g. a fixed number
+#: of epochs) may train this long before its job is stopped (the suite deadline still applies)
+NO_BUDGET_TIMEOUT = 1800.0
 
 
 def plan(datasets: list[str] | None, models: list[str] | None, *, quick: bool, peers: bool) -> list[tuple[str, str]]:
@@ -117,10 +120,14 @@ def _job_timeout(dataset: str, model: str, quick: bool) -> float:
         budget = 3 * pyg_budget_cap(dataset, quick)
     elif quick:
         budget = QUICK_TIME_CAP
+    elif model in PEER_NAMES:
+        budget = 0.0
     elif not has_recorded_settings(model, dataset):
         budget = UNRECORDED_BUDGET
     else:
         budget = float(settings_for(model, dataset).get("time_budget") or 0.0)
+        if budget == 0.0 and dataset in FULL_DATASETS:
+            return NO_BUDGET_TIMEOUT
     return budget * 1.25 + JOB_MARGIN[mode]
 
 
