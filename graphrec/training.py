@@ -340,6 +340,7 @@ def fit_embeddings(
     rank: int = 0,
     world_size: int = 1,
     optimizer: torch.optim.Optimizer | None = None,
+    desc: str | None = None,
 ) -> TrainResult:
     """Train ``module`` on ``train``'s edges with Adam; the module is updated in place.
 
@@ -381,6 +382,8 @@ def fit_embeddings(
         Data-parallel shard of every epoch.
     optimizer : torch.optim.Optimizer, optional
         Defaults to Adam over ``module.parameters()``.
+    desc : str, optional
+        Label of the progress bar.
 
     Returns
     -------
@@ -406,7 +409,7 @@ def fit_embeddings(
     if verbose and rank == 0:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=type(_unwrap(module)).__name__, unit="epoch")
+        bar = tqdm(total=epochs, desc=desc or type(_unwrap(module)).__name__, unit="epoch")
 
     def progress() -> float:
         p = step / total_steps

@@ -137,7 +137,7 @@ def test_time_budget(checkerboard):
 
 
 def test_initial_loss_then_bpr_with_hard_negatives(checkerboard):
-    train, test = checkerboard
+    train, _ = checkerboard
     m = gr.LightGCN(
         embedding_dim=8,
         epochs=20,

@@ -240,6 +240,7 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
             random_state=rng,
             verbose=self.verbose,
             callbacks=hooks,
+            desc=type(self).__name__,
         )
         self._store(module)
         self.history_ = result.history
