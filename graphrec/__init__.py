@@ -16,6 +16,7 @@ from graphrec.evaluation import evaluate
 from graphrec.exceptions import NotFittedError, TrainingError
 from graphrec.models import MODELS, EmbeddingRecommender, LightGCN, MF, Popularity, Recommender, load
 from graphrec.models.graph_filter import GraphFilter
+from graphrec.models.deepwalk import DeepWalk, Item2Vec
 from graphrec import ann, coldstart, rerank
 from graphrec import explain, viz  # viz imports matplotlib/plotly lazily
 
@@ -32,6 +33,8 @@ __all__ = [
     "LightGCN",
     "MF",
     "GraphFilter",
+    "DeepWalk",
+    "Item2Vec",
     "NotFittedError",
     "TrainingError",
     "Dataset",

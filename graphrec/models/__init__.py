@@ -10,6 +10,7 @@ from graphrec.models.popularity import Popularity
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
 from graphrec.models.graph_filter import GraphFilter
+from graphrec.models.deepwalk import DeepWalk, Item2Vec
 from graphrec.persistence import ModelFileError, read_state
 
 __all__ = ["MODELS", "Recommender", "EmbeddingRecommender", "Popularity", "LightGCN", "MF", "load", "get_model_class"]
@@ -22,6 +23,8 @@ MODELS = MappingProxyType(
         "LightGCN": LightGCN,
         "MF": MF,
         "GraphFilter": GraphFilter,
+        "DeepWalk": DeepWalk,
+        "Item2Vec": Item2Vec,
     }
 )
 
