@@ -1,6 +1,6 @@
 """Make the README's example pictures: neighbourhood (PNG, SVG, HTML), embedding map, curves.
 
-    python examples/viz_gallery.py [--user 17] [--epochs 40] [--out docs/images]
+    python examples/viz_gallery.py [--user 17] [--epochs 25] [--out docs/images]
 
 Trains LightGCN on MovieLens latest-small (a few epochs on CPU) and draws a real
 user's neighbourhood. PNGs go to ``--out`` (the README's docs/images); the SVG and
@@ -25,17 +25,15 @@ from graphrec import explain, viz
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--user", default=17, type=int, help="MovieLens userId (external id)")
-    p.add_argument("--epochs", default=40, type=int)
+    p.add_argument("--epochs", default=25, type=int)
     p.add_argument("--out", default="docs/images")
     p.add_argument("--output", default="examples/output", help="SVG and HTML folder")
     args = p.parse_args()
     out, extra = Path(args.out), Path(args.output)
 
     ds = gr.datasets.load("movielens-small")
-    from graphrec.models.lightgcn import LightGCN
-
     start = time.perf_counter()
-    model = LightGCN(embedding_dim=64, n_layers=3, epochs=args.epochs, random_state=0, device="cpu")
+    model = gr.LightGCN(embedding_dim=64, n_layers=3, epochs=args.epochs, random_state=0, device="cpu")
     model.fit(ds.train, ds.valid)
     print(f"LightGCN trained in {time.perf_counter() - start:.1f} s")
     user = int(model.users_.to_index([args.user])[0])

@@ -284,7 +284,8 @@ def paths(
     -------
     DataFrame
         One row per walk, strongest first: ``rank``, ``length``, ``nodes`` (tuple of
-        graph node ids), ``source``, ``via_item`` (internal index or -1), ``via_user``
+        graph node ids: users first, item i is ``n_users + i``), ``source`` (graph node
+        id of the source), ``via_item`` (internal index or -1), ``via_user``
         (internal index or -1), ``item``, ``contribution``, ``share`` (of the total over
         *all* walks, not just the ``top`` kept), ``total``, ``label``
         (e.g. ``"user 1 -> Heat (1995) -> user 68 -> Alien (1979)"``).
