@@ -7,12 +7,16 @@ in well under a minute on a 2-core machine.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +35,7 @@ from graphrec.distributed import (
     DistributedError,
     evaluate_distributed,
     fit_distributed,
+    free_port,
     latest_checkpoint,
 )
 
@@ -145,14 +150,50 @@ def test_fit_distributed_rejects_other_models() -> None:
 
 
 # ---------------------------------------------------------------------------- 2-rank jobs
-def test_two_ranks_match_each_other_and_one_process(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Start both 2-rank jobs at once (their imports and the in-process baseline overlap)."""
+    root = tmp_path_factory.mktemp("jobs")
+    ports = [free_port()]
+    while len(ports) < 2:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    specs = {
+        "ok": ["--output", str(root / "out"), "--checkpoint-dir", str(root / "ok-ckpt")],
+        # rank 1 is SIGKILLed after epoch 2
+        "crash": ["--checkpoint-dir", str(root / "crash-ckpt"), "--fail-at", "1:2"],
+    }
+    started = {}
+    for (name, extra), port in zip(specs.items(), ports):
+        cmd = [sys.executable, "-m", "graphrec.distributed", "--nproc", "2", "--port", str(port),
+               *_args(PARAMS), *extra]
+        log = open(root / f"{name}.log", "w+")  # noqa: SIM115 (closed below)
+        started[name] = (subprocess.Popen(cmd, env=_env(), stdout=log, stderr=subprocess.STDOUT), log)
+    yield {"root": root, "procs": started}
+    for proc, log in started.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _finish(jobs: dict[str, Any], name: str) -> tuple[int, str, float]:
+    proc, log = jobs["procs"][name]
+    code = proc.wait(timeout=150)
+    ended = time.time()
+    log.seek(0)
+    return code, log.read(), ended
+
+
+def test_two_ranks_match_each_other_and_one_process(jobs: dict[str, Any]) -> None:
     # the same worker runs under `torchrun --nproc_per_node 2 -m graphrec.distributed` (docs/scaling.md);
     # the built-in launcher forks the ranks after one import, which keeps this test fast
-    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    cmd = [sys.executable, "-m", "graphrec.distributed", "--nproc", "2", *_args(PARAMS),
-           "--output", str(out), "--checkpoint-dir", str(ckpt)]
-    proc = subprocess.run(cmd, check=False, env=_env(), capture_output=True, text=True, timeout=150)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    train, valid, test = _data()  # the one-process baseline runs while the jobs do
+    single = gr.evaluate(LightGCN(**PARAMS, random_state=0).fit(train, valid), test, k=(10, 20))
+    code, text, _ = _finish(jobs, "ok")
+    assert code == 0, text[-3000:]
+    out, ckpt = jobs["root"] / "out", jobs["root"] / "ok-ckpt"
     # (a) bit-identical parameters on both ranks
     r0, r1 = np.load(out / "rank0.npz"), np.load(out / "rank1.npz")
     np.testing.assert_array_equal(r0["user"], r1["user"])
@@ -165,8 +206,6 @@ def test_two_ranks_match_each_other_and_one_process(tmp_path: Path) -> None:
     # dense gradients: every step all-reduces the whole embedding table in float32
     assert result["allreduce_bytes"] == result["allreduce_calls"] * result["n_parameters"] * 4
     # (b) close to one process with the same global batch and seed
-    train, valid, test = _data()
-    single = gr.evaluate(LightGCN(**PARAMS, random_state=0).fit(train, valid), test, k=(10, 20))
     for key, tol in TOLERANCE.items():
         assert abs(result["metrics"][key] - single[key]) < tol, (key, result["metrics"][key], single[key])
     # rank 0's final checkpoint is the trained model
@@ -174,17 +213,18 @@ def test_two_ranks_match_each_other_and_one_process(tmp_path: Path) -> None:
     np.testing.assert_array_equal(_load(ckpt / "final").user_embeddings_, r0["user"])
 
 
-def test_killed_rank_ends_the_job_and_leaves_a_loadable_checkpoint(tmp_path: Path) -> None:
-    ckpt = tmp_path / "ckpt"
-    cmd = [sys.executable, "-m", "graphrec.distributed", "--nproc", "2", *_args(PARAMS),
-           "--checkpoint-dir", str(ckpt), "--fail-at", "1:2"]  # rank 1 is SIGKILLed after epoch 2
-    start = time.monotonic()
-    proc = subprocess.run(cmd, check=False, env=_env(), capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0
-    assert "rank 1: killed by SIGKILL" in proc.stderr
-    # rank 0 failed on its own with a clear error (not terminated by the launcher)
-    assert "rank 0: exit code 1" in proc.stderr and "a collective failed" in proc.stderr
-    assert time.monotonic() - start < 60 + JOB_TIMEOUT
+def test_killed_rank_ends_the_job_and_leaves_a_loadable_checkpoint(jobs: dict[str, Any]) -> None:
+    code, text, ended = _finish(jobs, "crash")
+    assert code != 0
+    assert "rank 1: killed by SIGKILL" in text
+    # rank 0 failed on its own with a clear error (not terminated by the launcher) ...
+    assert "rank 0: exit code 1" in text and "a collective failed" in text
+    # ... well within the configured timeout of the kill
+    stamp = re.search(r"\[rank 1\] (\S+ \S+) ERROR .*injected failure", text)
+    assert stamp, text[-3000:]
+    killed = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    assert ended - killed < JOB_TIMEOUT + 5
+    ckpt = jobs["root"] / "crash-ckpt"
     last = latest_checkpoint(ckpt)
     assert last == ckpt / "epoch-0002"  # written by rank 0 after epoch 2, before the failure showed
     model = _load(last)

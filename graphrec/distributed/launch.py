@@ -198,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="process-group timeout, seconds")
     p.add_argument("--backend", default=None, choices=["gloo", "nccl"])
     p.add_argument("--nproc", type=int, default=1, help="local ranks to start (ignored under torchrun)")
+    p.add_argument("--port", type=int, default=None, help="with --nproc: rendezvous port (default: a free one)")
     p.add_argument("--fail-at", default=None, metavar="RANK:EPOCH[:kill|hang|raise]",
                    help="testing aid: that rank dies (SIGKILL), hangs or raises after that epoch")
     return p
@@ -297,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         import graphrec.models.lightgcn  # noqa: F401
 
-        return launch(argv, a.nproc, timeout=a.timeout, fork=sys.platform == "linux")
+        return launch(argv, a.nproc, port=a.port, timeout=a.timeout, fork=sys.platform == "linux")
     faulthandler.register(signal.SIGTERM, chain=True)  # a terminated (hung) rank shows where it was
     try:
         return _worker(a)
