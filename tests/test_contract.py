@@ -11,6 +11,11 @@ import graphrec as gr
 # Small budgets so the whole contract runs in seconds per model.
 FAST: dict[str, dict] = {
     "Popularity": {},
+    "LightGCN": {"embedding_dim": 16, "n_layers": 2, "epochs": 20, "batch_size": 256, "lr": 0.02},
+    "MF": {"embedding_dim": 16, "epochs": 20, "batch_size": 256, "lr": 0.02},
+    "GraphFilter": {"n_components": 8},
+    "DeepWalk": {"embedding_dim": 16, "walk_length": 10, "walks_per_node": 10, "batch_size": 256, "epochs": 3},
+    "Item2Vec": {"embedding_dim": 16, "epochs": 3, "batch_size": 1024},
 }
 
 
