@@ -6,6 +6,7 @@ Node numbering: users first (``0..n_users-1``), then items (item ``i`` is node
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,13 +111,17 @@ def to_torch_csr(
 
     int32 indices make ``torch.sparse.mm`` about 25% faster than int64 on CPU.
     """
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(np.asarray(a.indptr, dtype=np.int64)).to(index_dtype),
-        torch.from_numpy(np.asarray(a.indices, dtype=np.int64)).to(index_dtype),
-        torch.from_numpy(np.asarray(a.data, dtype=np.float32)),
-        size=a.shape,
-        device=device,
-    )
+    with warnings.catch_warnings():
+        # torch flags sparse CSR as "beta" on every construction; the ops we use are stable
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(np.asarray(a.indptr, dtype=np.int64)).to(index_dtype),
+            torch.from_numpy(np.asarray(a.indices, dtype=np.int64)).to(index_dtype),
+            torch.from_numpy(np.asarray(a.data, dtype=np.float32)),
+            size=a.shape,
+            device=device,
+            check_invariants=False,  # scipy already guarantees a valid, sorted CSR
+        )
 
 
 def to_edge_index(x: Interactions, *, undirected: bool = True) -> torch.Tensor:
