@@ -1,4 +1,4 @@
-"""Negative sampling for implicit-feedback training (vectorised, seedable).
+"""Negative sampling for implicit-feedback training, and the epoch batches built on it.
 
 Random walks live in :mod:`graphrec.walks`.
 
@@ -8,11 +8,15 @@ All samplers draw from a :class:`numpy.random.Generator` or a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from numpy.typing import NDArray
 
+from graphrec.data.interactions import Interactions
 from graphrec.utils import check_positive_int
 
 __all__ = ["edge_batches", "is_seen", "sample_negatives", "sample_pool", "seen_keys"]
@@ -112,7 +116,9 @@ def sample_negatives(
     return out
 
 
-def _exact_unseen(seen: sp.csr_array, users: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.int64]:
+def _exact_unseen(
+    seen: sp.csr_array, users: NDArray[np.int64], rng: np.random.Generator
+) -> NDArray[np.int64]:
     """The r-th unseen item of each user, r uniform: vectorised with one searchsorted.
 
     For a user's sorted seen items ``c_0 < c_1 < ...``, ``c_j - j`` counts the unseen
@@ -125,7 +131,9 @@ def _exact_unseen(seen: sp.csr_array, users: NDArray[np.int64], rng: np.random.G
     n_items = csr.shape[1]
     counts = np.diff(csr.indptr)
     rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), counts)
-    rank_in_row = np.arange(csr.nnz, dtype=np.int64) - np.repeat(csr.indptr[:-1].astype(np.int64), counts)
+    rank_in_row = np.arange(csr.nnz, dtype=np.int64) - np.repeat(
+        csr.indptr[:-1].astype(np.int64), counts
+    )
     adjusted = rows * n_items + (csr.indices.astype(np.int64) - rank_in_row)  # globally sorted
     n_unseen = n_items - counts[users]
     r = np.floor(rng.random(len(users)) * np.maximum(n_unseen, 1)).astype(np.int64)
@@ -175,3 +183,73 @@ def edge_batches(
     per = n_edges // world_size
     shard = perm[rank * per : (rank + 1) * per] if world_size > 1 else perm
     return list(torch.split(shard, batch_size))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One mini-batch of training edges.
+
+    Attributes
+    ----------
+    users, items : LongTensor, shape (B,)
+        Observed pairs (internal indices).
+    negatives : LongTensor, shape (B, K) or (P,)
+        Per-pair negatives, or a pool of P items shared by the whole batch.
+    """
+
+    users: torch.Tensor
+    items: torch.Tensor
+    negatives: torch.Tensor
+
+    @property
+    def shared(self) -> bool:
+        """True when ``negatives`` is a pool shared by the batch."""
+        return self.negatives.ndim == 1
+
+
+def make_batches(
+    train: Interactions,
+    batch_size: int,
+    *,
+    rng: np.random.Generator,
+    n_negatives: int = 1,
+    neg_pool: int = 0,
+    keys: np.ndarray | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    device: torch.device | str = "cpu",
+) -> Iterator[Batch]:
+    """Yield one epoch of shuffled batches with sampled negatives.
+
+    Parameters
+    ----------
+    train : Interactions
+    batch_size : int
+    rng : numpy.random.Generator
+    n_negatives : int, default 1
+        Negatives per positive (rejecting the user's seen items), when ``neg_pool`` is 0.
+    neg_pool : int, default 0
+        If > 0, one pool of this many uniform items is shared by each batch instead.
+    keys : ndarray, optional
+        ``graphrec.sampling.seen_keys(train.to_csr())``, precomputed.
+    rank, world_size : int
+        Shard of the epoch to iterate (data-parallel training).
+    device : torch device
+    """
+    seen = train.to_csr()
+    keys = seen_keys(seen) if keys is None else keys
+    users = torch.from_numpy(np.array(train.user_idx, np.int64))
+    items = torch.from_numpy(np.array(train.item_idx, np.int64))
+    neg_rng = rng
+    if world_size > 1:
+        # (graphrec.distributed) ``rng`` must stay in lockstep on all workers: it draws each
+        # epoch's shared permutation. Rejection redraws consume a rank-dependent amount of
+        # randomness, so negatives come from a per-rank stream seeded by one shared draw.
+        neg_rng = np.random.default_rng([int(rng.integers(2**63)), rank])
+    for pos in edge_batches(train.nnz, batch_size, rng=rng, rank=rank, world_size=world_size):
+        u = users[pos]
+        if neg_pool > 0:
+            neg = sample_pool(train.n_items, neg_pool, rng=neg_rng)
+        else:
+            neg = sample_negatives(seen, u.numpy(), n_negatives, rng=neg_rng, keys=keys)
+        yield Batch(u.to(device), items[pos].to(device), torch.from_numpy(neg).to(device))

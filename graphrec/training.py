@@ -3,8 +3,9 @@
 The engine is functional, built from small pieces a data-parallel wrapper
 (:mod:`graphrec.distributed`) can reuse one by one:
 
-* :func:`make_batches` -- one epoch of shuffled training edges (optionally one
-  shard of them), each with vectorised negatives that reject seen items;
+* :func:`make_batches` (from :mod:`graphrec.sampling`) -- one epoch of shuffled
+  training edges (optionally one shard of them), each with vectorised negatives
+  that reject seen items;
 * :func:`batch_loss` -- the objective of one batch given the module's output;
 * :func:`train_step` -- forward, loss, backward, optimiser step, finiteness check;
 * :func:`fit_embeddings` -- epochs, learning-rate schedule, wall-clock budget,
@@ -42,7 +43,7 @@ from graphrec.losses import (
     l2_regularization,
     pool_bpr_loss,
 )
-from graphrec.sampling import edge_batches, sample_negatives, sample_pool, seen_keys
+from graphrec.sampling import Batch, make_batches, seen_keys
 
 __all__ = [
     "Batch",
@@ -58,28 +59,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LR_DECAYS = (None, "cosine", "linear")
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One mini-batch of training edges.
-
-    Attributes
-    ----------
-    users, items : LongTensor, shape (B,)
-        Observed pairs (internal indices).
-    negatives : LongTensor, shape (B, K) or (P,)
-        Per-pair negatives, or a pool of P items shared by the whole batch.
-    """
-
-    users: torch.Tensor
-    items: torch.Tensor
-    negatives: torch.Tensor
-
-    @property
-    def shared(self) -> bool:
-        """True when ``negatives`` is a pool shared by the batch."""
-        return self.negatives.ndim == 1
 
 
 @dataclass
@@ -127,54 +106,6 @@ def cpu_threads(n: int | None = None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
-
-
-def make_batches(
-    train: Interactions,
-    batch_size: int,
-    *,
-    rng: np.random.Generator,
-    n_negatives: int = 1,
-    neg_pool: int = 0,
-    keys: np.ndarray | None = None,
-    rank: int = 0,
-    world_size: int = 1,
-    device: torch.device | str = "cpu",
-) -> Iterator[Batch]:
-    """Yield one epoch of shuffled batches with sampled negatives.
-
-    Parameters
-    ----------
-    train : Interactions
-    batch_size : int
-    rng : numpy.random.Generator
-    n_negatives : int, default 1
-        Negatives per positive (rejecting the user's seen items), when ``neg_pool`` is 0.
-    neg_pool : int, default 0
-        If > 0, one pool of this many uniform items is shared by each batch instead.
-    keys : ndarray, optional
-        ``graphrec.sampling.seen_keys(train.to_csr())``, precomputed.
-    rank, world_size : int
-        Shard of the epoch to iterate (data-parallel training).
-    device : torch device
-    """
-    seen = train.to_csr()
-    keys = seen_keys(seen) if keys is None else keys
-    users = torch.from_numpy(np.array(train.user_idx, np.int64))
-    items = torch.from_numpy(np.array(train.item_idx, np.int64))
-    neg_rng = rng
-    if world_size > 1:
-        # (graphrec.distributed) ``rng`` must stay in lockstep on all workers: it draws each
-        # epoch's shared permutation. Rejection redraws consume a rank-dependent amount of
-        # randomness, so negatives come from a per-rank stream seeded by one shared draw.
-        neg_rng = np.random.default_rng([int(rng.integers(2**63)), rank])
-    for pos in edge_batches(train.nnz, batch_size, rng=rng, rank=rank, world_size=world_size):
-        u = users[pos]
-        if neg_pool > 0:
-            neg = sample_pool(train.n_items, neg_pool, rng=neg_rng)
-        else:
-            neg = sample_negatives(seen, u.numpy(), n_negatives, rng=neg_rng, keys=keys)
-        yield Batch(u.to(device), items[pos].to(device), torch.from_numpy(neg).to(device))
 
 
 def batch_loss(
