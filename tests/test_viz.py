@@ -115,6 +115,13 @@ def test_cap_holds_with_recommendations(graph, model):
         nb = viz.neighborhood_graph(model, user=3, k=10, max_nodes=max_nodes)
         assert len(nb.nodes) <= max_nodes
         assert (nb.nodes["role"] == "recommended").sum() == 10
+    # no room for any path: reachable recommendations say so, not "no path"
+    nb = viz.neighborhood_graph(model, user=3, k=10, max_nodes=11)
+    recs = nb.nodes[nb.nodes["role"] == "recommended"]
+    assert not recs["has_path"].any() and (recs["n_walks"] > 0).all()
+    texts = [t.get_text() for ax in viz.draw_neighborhood(nb).axes for t in ax.texts]
+    assert sum("(path not shown)" in t for t in texts) == 10
+    assert not any("(no path)" in t for t in texts)
     with pytest.raises(ValueError, match="max_nodes"):
         viz.neighborhood_graph(model, user=3, k=10, max_nodes=10)
 

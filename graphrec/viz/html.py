@@ -101,7 +101,12 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
             h += f", hop {r['hop']}" if r["hop"] >= 0 else ""
             if r["rec_rank"]:
                 h += f"<br>recommendation #{r['rec_rank']}<br>" + (
-                    "<br>".join(why.get(r["index"], [])) or "no path within 3 hops"
+                    "<br>".join(why.get(r["index"], []))
+                    or (
+                        "no path within 3 hops"
+                        if r["n_walks"] == 0
+                        else "path not shown (node cap)"
+                    )
                 )
             hover.append(h)
         show_text = (sub["role"].isin(["centre", "recommended"]) | sub["on_path"]).to_numpy()

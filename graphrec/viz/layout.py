@@ -47,7 +47,9 @@ class Neighborhood:
         ``role`` ("centre", "neighbor", "path", "recommended"), ``ring``,
         ``weight`` (propagation weight from the centre), ``degree`` (in the full
         graph), ``rec_rank`` (1..k, 0 otherwise), ``has_path`` (recommended items: a
-        path to the centre is drawn), ``x``, ``y``, ``angle`` (radians).
+        path to the centre is drawn), ``n_walks`` (recommended items: walks from the
+        centre in the full graph; 0 with ``has_path`` False means unreachable, more
+        means the node cap left no room for one), ``x``, ``y``, ``angle`` (radians).
     edges : DataFrame
         ``src``, ``dst`` (node ids, src < dst), ``on_path`` (bool), ``path_weight``
         (summed ``share`` of the drawn walks using the edge, 0 if none),
@@ -296,6 +298,8 @@ def neighborhood_graph(
     table["has_path"] = [
         r > 0 and (i in has_path) for r, i in zip(table["rec_rank"], table["index"])
     ]
+    walks_of = dict(zip(rec_nodes.tolist(), n_walks))
+    table["n_walks"] = [walks_of.get(n, 0) for n in nodes.tolist()]
     max_ring = int(table.loc[table["role"] != "recommended", "hop"].clip(lower=0).max())
     table["ring"] = np.where(
         table["role"] == "recommended", max_ring + 1, table["hop"].clip(lower=0)

@@ -47,7 +47,8 @@ def neighborhood(
     degree. The ``k`` recommended items sit on the outer ring, labelled with their
     rank; the strongest walks from the centre to each recommendation (see
     :mod:`graphrec.explain`) are drawn in orange, thicker for larger contributions. A
-    recommendation with no such walk is drawn hollow and marked "(no path)". Item
+    recommendation with no walk drawn is hollow and marked "(no path)" (unreachable in
+    3 hops) or "(path not shown)" (the node cap left no room). Item
     labels are titles when ``item_info`` has a ``title`` column, external ids otherwise.
     With ``explain_panel`` a side panel lists each recommendation and the items that
     lead to it ("because of ...").
@@ -91,6 +92,12 @@ def neighborhood(
     return draw_neighborhood(
         nb, figsize=figsize, dpi=dpi, explain_panel=explain_panel, item_info=item_info
     )
+
+
+def _no_path_note(has_path: bool, n_walks: int) -> str:
+    if has_path:
+        return ""
+    return "\n(no path)" if n_walks == 0 else "\n(path not shown)"
 
 
 def _sizes(degree: np.ndarray, lo: float = 30.0, hi: float = 300.0) -> np.ndarray:
@@ -213,8 +220,9 @@ def draw_neighborhood(
             text, fs = text.replace("user ", "u"), 7
         if row["role"] == "recommended":
             # few and important: horizontal text, left or right of the star
-            text = f"#{row['rec_rank']} {row['title']}" + ("" if row["has_path"] else " (no path)")
+            text = f"#{row['rec_rank']} {row['title']}"
             text = "\n".join(textwrap.wrap(text, 24, max_lines=2, placeholder="\u2026"))
+            text += _no_path_note(row["has_path"], row["n_walks"])
             right = np.cos(row["angle"]) >= -1e-9
             ax.annotate(
                 text,
@@ -386,7 +394,8 @@ def _explain_panel(side: Any, nb: Neighborhood, item_info: pd.DataFrame | None) 
         lines.append((textwrap.shorten(f"#{r['rank']} {r['label']}", 40), 10, "bold", "#a04000"))
         walks = p[p["rec_rank"] == r["rank"]]
         if walks.empty:
-            lines.append(("    no path within 3 hops", 8.5, "normal", "#555555"))
+            note = "no path within 3 hops" if r["n_walks"] == 0 else "path not shown (node cap)"
+            lines.append((f"    {note}", 8.5, "normal", "#555555"))
             continue
         for _, w in walks.iterrows():
             via = node_labels(nb.x, np.asarray(w["nodes"][1:2]), item_info, width=32)[0]
