@@ -60,6 +60,10 @@ logger = logging.getLogger(__name__)
 
 LR_DECAYS = (None, "cosine", "linear")
 
+# Below this many embedding parameters a step is a few small kernels: one thread avoids
+# OpenMP hand-offs, which cost more than they save there (and a lot on a busy machine).
+_SMALL = 1_000_000
+
 
 @dataclass
 class TrainResult:
@@ -350,7 +354,7 @@ def fit_embeddings(
 
     cur_lr = lr
     try:
-        with cpu_threads():
+        with cpu_threads(1 if _unwrap(module).ego.numel() < _SMALL else None):
             for epoch in range(1, epochs + 1):
                 t0, losses = time.perf_counter(), []
                 module.train()
