@@ -8,12 +8,12 @@ in well under a minute on a 2-core machine.
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ import torch.distributed as dist
 
 import graphrec as gr
 from graphrec.models.lightgcn import LightGCN
-from graphrec.training import Batch, batch_loss, make_batches
+from graphrec.sampling import Batch, make_batches
+from graphrec.training import batch_loss
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="torch.distributed with gloo is unavailable"
@@ -143,6 +144,18 @@ def test_time_budget_stops_every_rank_after_the_epoch_that_exceeds_it() -> None:
     assert len(model.history_) == 1
 
 
+@pytest.mark.parametrize("name", ["LightGCN", "MF"])
+def test_every_hyperparameter_reaches_the_engine_or_the_module(name: str) -> None:
+    # the engine grows options; they must reach fit_embeddings (by name) or be handled here
+    from graphrec.distributed.fit import CONSUMED
+    from graphrec.models.mf import MF
+    from graphrec.training import fit_embeddings
+
+    model = {"LightGCN": LightGCN, "MF": MF}[name]()
+    accepted = set(inspect.signature(fit_embeddings).parameters)
+    assert set(model.get_params()) <= accepted | CONSUMED
+
+
 def test_fit_distributed_rejects_other_models() -> None:
     with pytest.raises(TypeError, match="LightGCN or MF"):
         fit_distributed(gr.Popularity(), gr.datasets.synthetic(n_users=10, n_items=8).train)
@@ -181,7 +194,8 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def _finish(jobs: dict[str, Any], name: str) -> tuple[int, str, float]:
     proc, log = jobs["procs"][name]
     code = proc.wait(timeout=150)
-    ended = time.time()
+    log.flush()
+    ended = os.path.getmtime(log.name)  # the job's last words (this test may start later than that)
     log.seek(0)
     return code, log.read(), ended
 

@@ -2,7 +2,7 @@
 
 Every process (rank) holds the whole model and the whole graph. Each epoch the
 training edges are shuffled with a seed shared by all ranks and rank ``r``
-trains on slice ``r`` (:func:`graphrec.training.make_batches`); gradients are
+trains on slice ``r`` (:func:`graphrec.sampling.make_batches`); gradients are
 averaged by :class:`~torch.nn.parallel.DistributedDataParallel`; validation is
 sharded by users and the per-user metric sums are gathered; rank 0 alone writes
 checkpoints. All ranks end with bit-identical parameters (checked).
@@ -11,10 +11,12 @@ checkpoints. All ranks end with bit-identical parameters (checked).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,14 +236,14 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
             return {k: v for k, v in evaluate_distributed(model, valid, k=(20,)).items() if "@" in k}
 
     cbs = [sync_loss, checkpoint] + ([budget] if model.time_budget else []) + list(callbacks)
-    result = fit_embeddings(
-        ddp, train, loss=model.loss, epochs=model.epochs, batch_size=max(1, math.ceil(model.batch_size / ctx.world_size)),
-        n_negatives=model.n_negatives, neg_pool=model.neg_pool, lr=model.lr, reg=model.reg,
-        temperature=model.temperature, lr_warmup=model.lr_warmup, lr_decay=model.lr_decay, time_budget=None,
-        validate=validate, eval_every=model.eval_every, patience=model.patience,
-        random_state=np.random.default_rng(int(seed)), verbose=bool(model.verbose) and ctx.rank == 0,
-        callbacks=cbs, rank=ctx.rank, world_size=ctx.world_size,
-    )
+    kwargs = engine_kwargs(model, fit_embeddings)
+    kwargs.update(batch_size=max(1, math.ceil(model.batch_size / ctx.world_size)), time_budget=None,
+                  validate=validate, random_state=np.random.default_rng(int(seed)),
+                  verbose=bool(model.verbose) and ctx.rank == 0, callbacks=cbs, rank=ctx.rank,
+                  world_size=ctx.world_size)
+    if "desc" in inspect.signature(fit_embeddings).parameters:
+        kwargs["desc"] = type(model).__name__
+    result = fit_embeddings(ddp, train, **kwargs)
     stopped = "time_budget" if state["out_of_time"] else result.stopped
     digests = _digest(module.ego, ctx)
     if len(set(digests)) != 1:
@@ -252,6 +254,27 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
     dist.barrier()
     return DistributedResult(ctx.rank, ctx.world_size, ctx.backend, result.history, result.best_epoch, stopped,
                              time.perf_counter() - start, comm["bytes"], comm["calls"], state["checkpoint"])
+
+
+#: hyperparameters that fit_distributed consumes itself (module, seed, device, scoring)
+CONSUMED = frozenset({"embedding_dim", "n_layers", "layer_weights", "init_std", "random_state", "device",
+                      "similarity"})
+
+
+def engine_kwargs(model: Any, engine: Callable[..., Any]) -> dict[str, Any]:
+    """The model's hyperparameters that ``engine`` (``fit_embeddings``) takes, by name.
+
+    LightGCN and MF name their training hyperparameters after the engine's
+    keywords, so new ones are forwarded without a change here. Others that are
+    neither forwarded nor in :data:`CONSUMED` are reported with a warning.
+    """
+    accepted = inspect.signature(engine).parameters
+    params = model.get_params(deep=False)
+    ignored = sorted(set(params) - set(accepted) - CONSUMED)
+    if ignored:
+        warnings.warn(f"fit_distributed does not know the hyperparameters {ignored} of {type(model).__name__}; "
+                      "they are ignored", RuntimeWarning, stacklevel=3)
+    return {k: v for k, v in params.items() if k in accepted and k not in CONSUMED}
 
 
 def _snapshot(model: Any, module: torch.nn.Module, history: list[dict[str, Any]], stopped: str,
