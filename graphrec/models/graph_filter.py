@@ -151,11 +151,7 @@ class GraphFilter(Recommender):
             _, s, vt = sp.linalg.svds(norm, k=k, v0=v0)
             order = np.argsort(-s)
             return vt[order], s[order]
-        from sklearn.utils.extmath import randomized_svd
-
-        seed = int(rng.integers(2**31 - 1))
-        _, s, vt = randomized_svd(norm, k, n_iter=int(self.n_iter), random_state=seed)
-        return vt, s
+        return _randomized_right_svd(norm, k, n_iter=int(self.n_iter), seed=int(rng.integers(2**31 - 1)))
 
     def _log(self, message: str, start: float, *args: object) -> None:
         if self.verbose:
@@ -189,6 +185,28 @@ class GraphFilter(Recommender):
         state = dict(self.__dict__)
         state.pop("_tensor_cache", None)
         return state
+
+
+def _randomized_right_svd(a: sp.csr_array, k: int, *, n_iter: int, seed: int,
+                          oversample: int = 10) -> tuple[NDArray, NDArray]:
+    """Top-``k`` right singular vectors and values of ``a`` (Halko et al.'s randomized SVD).
+
+    Same range finder as ``sklearn.utils.extmath.randomized_svd``, but the small
+    projected matrix ``B`` (``k + oversample`` rows, n_items columns) is
+    decomposed through the eigenvectors of ``B B^T`` rather than a dense SVD of
+    ``B``: on Gowalla that SVD alone took 18 s of a 28 s fit, the
+    (k+p) x (k+p) eigenproblem well under a second.
+    """
+    from sklearn.utils.extmath import randomized_range_finder
+
+    size = min(k + oversample, min(a.shape))
+    q = randomized_range_finder(a, size=size, n_iter=n_iter, random_state=seed)
+    b = np.asarray(a.T @ q, dtype=np.float64).T  # (size, n_items)
+    evals, evecs = np.linalg.eigh(b @ b.T)
+    order = np.argsort(-evals)[:k]
+    s = np.sqrt(np.maximum(evals[order], 0.0))
+    vt = (evecs[:, order].T @ b) / np.where(s > 0, s, 1.0)[:, None]
+    return vt, s
 
 
 def _binary(r: sp.csr_array) -> sp.csr_array:
