@@ -3,6 +3,7 @@
     python benchmarks/retrieval.py                         # SVD-64 embeddings (cached)
     python benchmarks/retrieval.py --model-dir DIR         # a saved Gowalla model (gr.load)
     python benchmarks/retrieval.py --quick                 # fewer users, for a smoke run
+    python benchmarks/retrieval.py --fold-in-models gowalla --budget 240   # MF + LightGCN fold-in only
 
 Writes OUT/retrieval.json, OUT/retrieval.md and OUT/accuracy_diversity.png (OUT
 defaults to benchmarks/out/retrieval) and prints the markdown. Sections:
@@ -105,6 +106,12 @@ def bench_topk(m, quick: bool) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     sample = rng.choice(m.n_users_, 50 if quick else 300, replace=False)
     wall, cpu = latency(lambda j: m.recommend(sample[j : j + 1], k=20), len(sample))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(
+        1, user_api="blas"
+    ):  # a 1 x 64 x n_items GEMM gains nothing from threads
+        wall1, cpu1 = latency(lambda j: m.recommend(sample[j : j + 1], k=20), len(sample))
     return {
         "all_users_top20_s": sec,
         "all_users_top20_cpu_s": cpu_all,
@@ -113,6 +120,8 @@ def bench_topk(m, quick: bool) -> dict[str, Any]:
         "single_user_p50_ms": float(np.median(wall)),
         "single_user_p95_ms": float(np.percentile(wall, 95)),
         "single_user_cpu_p50_ms": float(np.median(cpu)),
+        "single_user_blas1_p50_ms": float(np.median(wall1)),
+        "single_user_blas1_cpu_p50_ms": float(np.median(cpu1)),
         "load_before": load0,
         "load": load_avg(),
     }, idx
@@ -234,6 +243,41 @@ def bench_fold_in(m, test_csr, quick: bool, train, dim: int | None) -> dict[str,
     return out
 
 
+def bench_fold_in_models(name: str, budget: float, n_users: int, cache: Path) -> dict[str, Any]:
+    """Trained vs folded-in Recall@20 for MF and LightGCN fitted under a time budget."""
+    ds = gr.datasets.load(name)
+    train = ds.train if ds.valid is None else gr.datasets.concat_interactions([ds.train, ds.valid])
+    test = ds.test.to_csr()
+    rng = np.random.default_rng(2)
+    cand = np.flatnonzero(np.diff(test.indptr) > 0)
+    users = rng.choice(cand, min(n_users, len(cand)), replace=False)
+    res: dict[str, Any] = {"dataset": name, "budget_s": budget, "n_users": len(users)}
+    for cls_name in ("MF", "LightGCN"):
+        path = cache / f"{name}_{cls_name}_{int(budget)}s"
+        t = time.perf_counter()
+        if path.exists():
+            m = gr.load(path)
+        else:
+            cls = gr.models.get_model_class(cls_name)
+            m = cls(embedding_dim=64, epochs=1000, time_budget=budget, random_state=0).fit(train)
+            m.save(path)
+        seen = m.seen_
+        lists = [seen.indices[seen.indptr[u] : seen.indptr[u + 1]] for u in users]
+        trained, _ = m.recommend(users, k=20)
+        row = {
+            "fit_or_load_s": time.perf_counter() - t,
+            "epochs": len(getattr(m, "loss_history_", [])),
+            "trained": float(np.nanmean(recall_at_k(trained, test[users], 20))),
+        }
+        for method in ("auto", "propagation", "ridge", "mean"):
+            idx, _ = recommend_new_users(m, lists, 20, method=method)
+            row[method] = float(np.nanmean(recall_at_k(idx, test[users], 20)))
+        res[cls_name] = row
+        print(json.dumps({cls_name: row}), flush=True)
+    res["load"] = load_avg()
+    return res
+
+
 def bench_new_items(ml, dim: int) -> dict[str, Any]:
     """Content-mapped vs random vs popularity-placed embeddings of held-out MovieLens items.
 
@@ -283,7 +327,8 @@ def to_markdown(res: dict[str, Any]) -> str:
         ),
         (
             f"- single-user recommend(k=20): wall p50 {t['single_user_p50_ms']:.2f} ms, "
-            f"p95 {t['single_user_p95_ms']:.2f} ms; CPU p50 {t['single_user_cpu_p50_ms']:.2f} ms"
+            f"p95 {t['single_user_p95_ms']:.2f} ms; CPU p50 {t['single_user_cpu_p50_ms']:.2f} ms; "
+            f"with BLAS limited to 1 thread: wall p50 {t['single_user_blas1_p50_ms']:.2f} ms"
         ),
     ]
     for name in ("mmr", "dpp"):
@@ -382,9 +427,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "retrieval")
+    parser.add_argument(
+        "--fold-in-models", metavar="DATASET", help="only MF/LightGCN fold-in on DATASET"
+    )
+    parser.add_argument("--budget", type=float, default=240.0, help="training seconds per model")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.fold_in_models:
+        res = bench_fold_in_models(args.fold_in_models, args.budget, 3000, args.out / "models")
+        (args.out / f"fold_in_models_{args.fold_in_models}.json").write_text(
+            json.dumps(res, indent=1)
+        )
+        return res
     gw = gr.datasets.load("gowalla")
     if args.model_dir:
         m, label, dim = gr.load(args.model_dir), f"{args.model_dir}", None
