@@ -62,15 +62,6 @@ def _env() -> dict[str, str]:
     return dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", PYTHONWARNINGS="ignore")
 
 
-def _load(path: Path) -> gr.Recommender:
-    if "LightGCN" in gr.MODELS:
-        return gr.load(path)
-    # LightGCN not registered yet: same reader and checksum check, class given explicitly
-    from graphrec.persistence import read_state
-
-    return LightGCN._from_state(read_state(path))
-
-
 def _data() -> tuple[gr.Interactions, gr.Interactions, gr.Interactions]:
     ds = gr.datasets.synthetic(n_users=1000, n_items=200, n_communities=4, random_state=0)
     sp = gr.splits.validation_split(ds.train, 0.1, random_state=0)
@@ -127,7 +118,7 @@ def test_fit_distributed_one_rank_checkpoints_and_counts_bytes(tmp_path: Path) -
     assert res.allreduce_bytes == res.allreduce_calls * n_params * 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["LATEST", "epoch-0002", "epoch-0003", "final"]
     assert latest_checkpoint(tmp_path) == res.checkpoint == tmp_path / "final"
-    loaded = _load(tmp_path / "final")
+    loaded = gr.load(tmp_path / "final")
     np.testing.assert_array_equal(loaded.item_embeddings_, model.item_embeddings_)
     assert model.recommend([0], k=3)[0].shape == (1, 3)
     # one rank through DDP is the one-process fit, bit for bit (same batches, same updates)
@@ -224,7 +215,7 @@ def test_two_ranks_match_each_other_and_one_process(jobs: dict[str, Any]) -> Non
         assert abs(result["metrics"][key] - single[key]) < tol, (key, result["metrics"][key], single[key])
     # rank 0's final checkpoint is the trained model
     assert latest_checkpoint(ckpt) == ckpt / "final"
-    np.testing.assert_array_equal(_load(ckpt / "final").user_embeddings_, r0["user"])
+    np.testing.assert_array_equal(gr.load(ckpt / "final").user_embeddings_, r0["user"])
 
 
 def test_killed_rank_ends_the_job_and_leaves_a_loadable_checkpoint(jobs: dict[str, Any]) -> None:
@@ -241,6 +232,6 @@ def test_killed_rank_ends_the_job_and_leaves_a_loadable_checkpoint(jobs: dict[st
     ckpt = jobs["root"] / "crash-ckpt"
     last = latest_checkpoint(ckpt)
     assert last == ckpt / "epoch-0002"  # written by rank 0 after epoch 2, before the failure showed
-    model = _load(last)
+    model = gr.load(last)
     assert len(model.history_) == 2 and np.isfinite(model.user_embeddings_).all()
     assert not [p for p in ckpt.iterdir() if p.name.startswith(".")]  # no temp dirs left behind

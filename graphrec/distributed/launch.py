@@ -240,14 +240,7 @@ def _worker(a: argparse.Namespace) -> int:
             params[key] = json.loads(text)
         except json.JSONDecodeError:
             params[key] = text
-    try:
-        cls = get_model_class(a.model)
-    except KeyError:  # until LightGCN and MF are registered in graphrec.models.MODELS
-        from graphrec.models.lightgcn import LightGCN
-        from graphrec.models.mf import MF
-
-        cls = {"lightgcn": LightGCN, "mf": MF}[a.model.lower()]
-    model = cls(**params)
+    model = get_model_class(a.model)(**params)
     ctx = init_distributed(model.device, a.backend, timeout=a.timeout)
     try:
         callbacks = [_failure(a.fail_at, ctx.rank)] if a.fail_at else []
