@@ -125,7 +125,7 @@ def versions() -> dict[str, str]:
 def load_bench_dataset(name: str, root: str | None = None) -> Dataset:
     """A named dataset (``graphrec.datasets.load``) or ``"synthetic"`` (planted communities, no files)."""
     if name == "synthetic":
-        return gr.datasets.synthetic(n_users=300, n_items=200, n_communities=5, interactions_per_user=20,
+        return gr.datasets.synthetic(n_users=400, n_items=300, n_communities=5, interactions_per_user=20,
                                      random_state=0)
     return gr.datasets.load(name, root=root)
 

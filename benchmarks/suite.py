@@ -37,7 +37,7 @@ from jobs import (
 )
 from settings import settings_for
 
-__all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "plan", "print_plan", "run_suite", "skip_reason"]
+__all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "graphrec_models", "plan", "print_plan", "run_suite", "skip_reason"]
 
 #: graphrec models in report order (a name missing from the registry is skipped, not fatal)
 GRAPHREC_MODELS = ("popularity", "lightgcn", "graphfilter", "mf", "deepwalk")
@@ -49,11 +49,19 @@ JOB_MARGIN = {"quick": 60.0, "full": 600.0}
 NO_BUDGET_TIMEOUT = 1800.0
 
 
+def graphrec_models() -> list[str]:
+    """GRAPHREC_MODELS, then any other model in graphrec's registry (lower-case class names)."""
+    import graphrec as gr
+
+    extra = [name.lower() for name in gr.MODELS if name.lower() not in GRAPHREC_MODELS]
+    return list(GRAPHREC_MODELS) + extra
+
+
 def plan(datasets: list[str] | None, models: list[str] | None, *, quick: bool, peers: bool) -> list[tuple[str, str]]:
     """The (dataset, model) jobs, small datasets first."""
     datasets = list(datasets or (QUICK_DATASETS if quick else FULL_DATASETS))
     if models is None:
-        models = list(GRAPHREC_MODELS) + (list(PEER_NAMES) if peers else [])
+        models = graphrec_models() + (list(PEER_NAMES) if peers else [])
     return [(d, m) for d in datasets for m in models]
 
 
