@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True, nargs="+", action="extend", metavar="ID")
     p.add_argument("--k", type=_positive_int, default=10)
     p.add_argument("--rerank", choices=("mmr", "dpp"), help="diversity re-ranking")
+    p.add_argument("--explain", action="store_true", help="add the user's item that leads to each one")
     p.add_argument("--json", action="store_true", help="print JSON records: user, rank, item, score, title")
 
     p = add("similar", "items most similar to given items (cosine of embeddings)", data)
@@ -437,7 +438,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         reranker = make_reranker(args.rerank, saved.model, info)
     except ImportError as exc:
         raise RuntimeError(f"re-ranking is not available in this graphrec ({exc})") from exc
-    _print_frame(recommend_table(saved.model, users, args.k, item_info=info, rerank=reranker), args.json)
+    frame = recommend_table(saved.model, users, args.k, item_info=info, rerank=reranker, explain=args.explain)
+    _print_frame(frame, args.json)
     return 0
 
 

@@ -320,18 +320,33 @@ def recommend_table(
     *,
     item_info: pd.DataFrame | None = None,
     rerank: Any = None,
+    explain: bool = False,
 ) -> pd.DataFrame:
-    """Top-``k`` per user label: columns user, rank, item, score[, title].
+    """Top-``k`` per user label: columns user, rank, item, score[, title][, because].
 
     ``users`` are labels of the model's users (:func:`parse_labels` converts typed
-    ids); ``rerank`` is passed to :meth:`Recommender.recommend`.
+    ids); ``rerank`` is passed to :meth:`Recommender.recommend`. With ``explain``,
+    ``because`` names the user's item with the largest share of the graph walks that
+    lead to each recommendation (:func:`graphrec.explain.explain_recommendations`).
 
     Raises
     ------
     KeyError
         An unknown user id.
     """
-    return model.recommend_frame(np.asarray(users), k, item_info=item_info, rerank=rerank)
+    frame = model.recommend_frame(np.asarray(users), k, item_info=item_info, rerank=rerank)
+    if explain and len(frame):
+        from graphrec.explain import explain_recommendations
+
+        because: list[Any] = []
+        for user, group in frame.groupby("user", sort=False):
+            u = int(model.users_.to_index([user])[0])
+            items = model.items_.to_index(group["item"].to_numpy())
+            why = explain_recommendations(model, u, items=items, top=1, level="item", item_info=item_info)
+            first = why.groupby("rec_rank")["label"].first()
+            because += first.reindex(range(1, len(items) + 1)).fillna("no path").tolist()
+        frame["because"] = [str(b).removeprefix("because of ") for b in because]
+    return frame
 
 
 def similar_table(

@@ -86,6 +86,14 @@ def test_recommend_text_and_rerank(capsys, model_dir):
     assert code == 0 and len(json.loads(out)) == 5
 
 
+def test_recommend_explain(capsys, model_dir):
+    code, out, err = run(capsys, "recommend", "--model", str(model_dir), "--user", "1", "--k", "3",
+                         "--explain", "--json")
+    assert code == 0, err
+    recs = json.loads(out)
+    assert len(recs) == 3 and all(isinstance(r["because"], str) and r["because"] for r in recs)
+
+
 def test_evaluate_saved_model(capsys, model_dir, tmp_path):
     res = tmp_path / "res.json"
     code, out, _ = run(capsys, "evaluate", "--model", str(model_dir), "--k", "5", "--json", "--out", str(res))
