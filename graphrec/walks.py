@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from graphrec.utils import check_positive_float, check_positive_int
 
-__all__ = ["random_walks", "walk_starts", "skipgram_pairs"]
+__all__ = ["random_walks", "skipgram_pairs", "walk_starts"]
 
 _MAX_REJECTION_ROUNDS = 100
 

@@ -60,7 +60,7 @@ def test_node2vec_return_bias(graph):
     rng = np.random.default_rng(0)
     back_often = random_walks(a, starts, 3, p=0.05, q=1.0, rng=rng)
     back_rarely = random_walks(a, starts, 3, p=20.0, q=1.0, rng=rng)
-    ret = lambda w: (w[:, 2] == w[:, 0]).mean()  # noqa: E731
+    ret = lambda w: (w[:, 2] == w[:, 0]).mean()
     assert ret(back_often) > 0.6 and ret(back_rarely) < 0.1
     dense = a.toarray() > 0
     assert dense[back_rarely[:, :-1], back_rarely[:, 1:]].all()
