@@ -9,8 +9,44 @@ from __future__ import annotations
 
 from typing import Any
 
+_LIGHTGCN_GOWALLA = {
+    "embedding_dim": 64, "n_layers": 3, "loss": "bpr", "neg_pool": 2048, "hard_negatives": 64,
+    "hard_fraction": 0.15, "lr": 1e-2, "lr_decay": "cosine", "reg": 1e-4, "epochs": 40,
+    "batch_size": 8192,
+}
+_MF_GOWALLA = {
+    "embedding_dim": 64, "loss": "bpr", "neg_pool": 2048, "initial_loss": "infonce",
+    "initial_fraction": 0.2, "temperature": 0.1, "lr": 1e-2, "lr_decay": "cosine", "reg": 1e-4,
+    "epochs": 60, "batch_size": 8192,
+}
+
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "popularity": {"*": {}},
+    # Gowalla: recipe fixed on a validation split carved from train (benchmarks/lightgcn_gowalla.py
+    # --valid); lastfm / movielens-small: chosen on the datasets' validation split
+    # (benchmarks/lightgcn_small.py).
+    "lightgcn": {
+        "gowalla": _LIGHTGCN_GOWALLA,
+        "lastfm": {
+            "embedding_dim": 64, "n_layers": 3, "batch_size": 2048, "epochs": 60, "lr": 0.01,
+            "lr_decay": "cosine", "neg_pool": 1024,
+        },
+        "*": {
+            "embedding_dim": 64, "n_layers": 3, "batch_size": 2048, "epochs": 60, "lr": 0.01,
+            "lr_decay": "cosine", "neg_pool": 1024, "hard_negatives": 32, "hard_fraction": 0.15,
+        },
+    },
+    "mf": {
+        "gowalla": _MF_GOWALLA,
+        "*": {
+            "embedding_dim": 64, "batch_size": 2048, "epochs": 60, "lr": 0.01, "lr_decay": "cosine",
+            "neg_pool": 1024, "initial_loss": "infonce", "initial_fraction": 0.2,
+        },
+    },
+    # GF-CF's published setting (256 singular vectors, alpha 0.3).
+    "graphfilter": {"*": {"n_components": 256, "alpha": 0.3}},
+    "deepwalk": {"*": {}},
+    "item2vec": {"*": {}},
 }
 
 QUICK: dict[str, dict[str, Any]] = {}
