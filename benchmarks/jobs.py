@@ -202,10 +202,23 @@ def fit_evaluate(model: Any, ds: Dataset, features: np.ndarray | None) -> dict[s
         "stopped": getattr(model, "stopped_", None),
     }
     if isinstance(history, list) and history and "steps" in history[0]:
-        steps = history[-1]["steps"]
-        out["steps"] = steps
-        out["step_seconds"] = sum(h["seconds"] for h in history) / max(steps, 1)
+        out["steps"] = history[-1]["steps"]
+        out["step_seconds"] = median_step_seconds(history)
     return out
+
+
+def median_step_seconds(history: list[dict[str, Any]]) -> float:
+    """Median over epochs of training seconds per step (``steps`` in history is cumulative).
+
+    The last epoch counts only when it is the only one (it may be cut short by a budget).
+    """
+    per, previous = [], 0
+    for h in history:
+        n = h["steps"] - previous
+        previous = h["steps"]
+        if n > 0:
+            per.append(h["seconds"] / n)
+    return float(np.median(per[:-1] if len(per) > 1 else per)) if per else float("nan")
 
 
 def _model_class(name: str) -> tuple[type, str]:

@@ -141,7 +141,8 @@ _PROTOCOL = (
     "(data loading included); each (dataset, model) ran in its own process."
 )
 _COMPARISON_NOTE = (
-    "Both trained in one process back to back. *s/step* = training seconds per batch; "
+    "Both trained in one process back to back. *s/step* = median training seconds per batch "
+    "(PyG: over its steps; ours: over its whole epochs), so one-off warm-up is left out; "
     "*PyG ÷ ours time* = how many times longer a PyG step takes. Accuracy at the equal "
     "wall-clock budget, and (where PyG finishes at least one epoch in it) after the same "
     "number of epochs. PyG recipe: Adam lr 1e-3, uniform negatives, recommendation_loss "
