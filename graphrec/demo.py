@@ -39,12 +39,15 @@ logger = logging.getLogger(__name__)
 
 #: models the demo compares, in the order they are trained (unregistered ones are skipped)
 DEMO_MODELS = ("popularity", "mf", "graphfilter", "lightgcn")
-#: hyperparameters per model: budgets sized for the whole demo to take ~1-2 min on 2 CPU cores
+#: hyperparameters per model: the small-dataset recipes of benchmarks/settings.py ("*"),
+#: under time budgets sized for the whole demo to take ~1.5 min on 2 busy CPU cores
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "popularity": {},
-    "mf": {"embedding_dim": 64, "batch_size": 2048, "lr": 0.05, "epochs": 40, "time_budget": 15.0},
-    "graphfilter": {},
-    "lightgcn": {"embedding_dim": 64, "n_layers": 3, "batch_size": 1024, "lr": 0.01, "epochs": 60,
+    "mf": {"embedding_dim": 64, "batch_size": 2048, "epochs": 60, "lr": 0.01, "lr_decay": "cosine",
+           "neg_pool": 1024, "initial_loss": "infonce", "initial_fraction": 0.2, "time_budget": 15.0},
+    "graphfilter": {"n_components": 256, "alpha": 0.3},
+    "lightgcn": {"embedding_dim": 64, "n_layers": 3, "batch_size": 2048, "epochs": 60, "lr": 0.01,
+                 "lr_decay": "cosine", "neg_pool": 1024, "hard_negatives": 32, "hard_fraction": 0.15,
                  "time_budget": 35.0},
 }
 #: overrides when the budgets are scaled down (``budget_scale < 1``, ``graphrec demo --fast``)
