@@ -357,7 +357,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print(dumps(table.reset_index().to_dict(orient="records")))
         return 0
     for name, row in table.iterrows():
-        where = row["path"] if row["found"] else "not found (graphrec.datasets.load(name, download=True))"
+        where = row["path"] if row["found"] else "not found (add --download to a command to fetch it)"
         print(f"{name:16} {where}\n{'':16} {row['description']}")
     return 0
 
