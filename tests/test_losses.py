@@ -97,3 +97,24 @@ def test_every_loss_decreases_on_a_tiny_problem(name):
         objective().backward()
         opt.step()
     assert float(objective()) < 0.5 * first
+
+
+def test_pool_bpr_hand_value_gradient_and_hard():
+    from graphrec.losses import pool_bpr_loss
+
+    u = torch.tensor([[1.0, 0.0]])
+    pool = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # pairs: d = 1 - 1 = 0 -> log 2; d = 0 - 1 -> log(1 + e^-1)
+    want = (math.log(2) + math.log1p(math.exp(-1))) / 2
+    assert float(pool_bpr_loss(u, u, pool)) == pytest.approx(want, rel=1e-6)
+    assert float(pool_bpr_loss(u, u, pool, hard=1)) == pytest.approx(math.log(2), rel=1e-6)
+    g = torch.Generator().manual_seed(0)
+    args = [
+        torch.randn(4, 3, dtype=torch.float64, generator=g, requires_grad=True) for _ in range(2)
+    ]
+    p = torch.randn(5, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, c: pool_bpr_loss(a, b, c), (*args, p))
+    ref = bpr_loss((args[0] * args[1]).sum(1), args[0] @ p.T)
+    assert float(pool_bpr_loss(*args, p)) == pytest.approx(float(ref))
+    with pytest.raises(ValueError, match="hard"):
+        pool_bpr_loss(u, u, pool, hard=3)
