@@ -37,6 +37,7 @@ SETTINGS = {
         "reg": 1e-4,
         "epochs": 40,
         "batch_size": 8192,
+        "time_budget": 3000,  # safety net for the 60-minute limit on a busy machine
     },
     # MF: BPR with hard pool negatives collapses (0.160 -> 0.154); InfoNCE first, then pool BPR
     # (lab, 6000 steps ~ 60 epochs: 0.1772 / 0.1504)
@@ -52,6 +53,7 @@ SETTINGS = {
         "reg": 1e-4,
         "epochs": 60,
         "batch_size": 8192,
+        "time_budget": 3000,
     },
 }
 
