@@ -111,12 +111,13 @@ class DeepWalk(_SkipGramModel):
         Consecutive shuffled pairs that share their noise nodes (1: none shared).
     p, q : float, default 1.0
         node2vec return / in-out parameters of the walks (1, 1: DeepWalk).
-    epochs : int, default 1
-        Passes, each over freshly drawn walks.
+    epochs : int, default 4
+        Passes, each over freshly drawn walks (Gowalla, lastfm, MovieLens: 3-5
+        were best of those tried; 10 overfits the small ones).
     lr : float, default 0.05
         Initial SGD step, decayed linearly to ``lr * 1e-4``.
     batch_size : int, default 4096
-        Pairs per update.
+        Pairs per update (at most the number of nodes).
     item_vectors : {"context", "node"}, default "context"
         Which vectors become ``item_embeddings_``.
     similarity : {"dot", "cosine"} or None, default None (dot)
@@ -152,7 +153,7 @@ class DeepWalk(_SkipGramModel):
 
     def __init__(self, *, embedding_dim: int = 64, walk_length: int = 20, walks_per_node: int = 5,
                  window: int = 3, negatives: int = 5, neg_exponent: float = 0.0, neg_share: int = 8,
-                 p: float = 1.0, q: float = 1.0, epochs: int = 1, lr: float = 0.05, batch_size: int = 4096,
+                 p: float = 1.0, q: float = 1.0, epochs: int = 4, lr: float = 0.05, batch_size: int = 4096,
                  item_vectors: str = "context", similarity: str | None = None,
                  random_state: int | None = None, device: str = "auto", verbose: bool = False) -> None:
         self.embedding_dim = embedding_dim
@@ -211,12 +212,15 @@ class Item2Vec(_SkipGramModel):
 
     Parameters
     ----------
-    embedding_dim, negatives, neg_exponent, neg_share, epochs, lr, batch_size, item_vectors,
+    embedding_dim, negatives, neg_exponent, neg_share, batch_size, item_vectors,
     similarity, random_state, device, verbose
         As in :class:`DeepWalk`.
     window : int, default 5
         Context items drawn per interaction and epoch.
-    epochs : int, default 5
+    epochs : int, default 20
+    lr : float, default 0.2
+        (lr 0.05 and 5 epochs left lastfm at Recall@20 0.04; lr 0.2 and 20 epochs
+        reach 0.24, and the tiny contract graph is learnt in 3 epochs.)
 
     Attributes
     ----------
@@ -241,7 +245,7 @@ class Item2Vec(_SkipGramModel):
     """
 
     def __init__(self, *, embedding_dim: int = 64, window: int = 5, negatives: int = 5,
-                 neg_exponent: float = 0.0, neg_share: int = 8, epochs: int = 5, lr: float = 0.05,
+                 neg_exponent: float = 0.0, neg_share: int = 8, epochs: int = 20, lr: float = 0.2,
                  batch_size: int = 4096, item_vectors: str = "context", similarity: str | None = None,
                  random_state: int | None = None, device: str = "auto", verbose: bool = False) -> None:
         self.embedding_dim = embedding_dim
@@ -304,7 +308,9 @@ def _train_sgns(n_nodes: int, noise: NDArray, chunks: Callable[[], Iterator[tupl
     w = (torch.rand(n_nodes, dim, generator=generator, device=device) - 0.5) / dim
     c = torch.zeros(n_nodes, dim, device=device)
     k, g = negatives, neg_share
-    batch = max(g, batch_size // g * g)
+    # A batch larger than the vocabulary repeats every row, and repeated rows move by their
+    # mean update, so the extra pairs would be wasted: cap the batch at n_nodes.
+    batch = max(g, min(batch_size, n_nodes) // g * g)
     done, history = 0, []
     bar = None
     if verbose:
