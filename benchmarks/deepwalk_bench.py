@@ -5,9 +5,16 @@ e.g. python benchmarks/deepwalk_bench.py deepwalk gowalla epochs=3 verbose=True
 Prints fit seconds, evaluate() seconds and metrics, walks/s and skip-gram pairs/s
 (DeepWalk), peak RSS, and the load average.
 """
-import ast, json, os, resource, sys, time
+import ast
+import json
+import os
+import resource
+import sys
+import time
+
 import numpy as np
 import torch
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import graphrec as gr
 from graphrec.graph import bipartite_adjacency
