@@ -43,13 +43,32 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
             "neg_pool": 1024, "initial_loss": "infonce", "initial_fraction": 0.2,
         },
     },
-    # GF-CF's published setting (256 singular vectors, alpha 0.3).
-    "graphfilter": {"*": {"n_components": 256, "alpha": 0.3}},
-    "deepwalk": {"*": {}},
-    "item2vec": {"*": {}},
+    # GF-CF's published setting (256 singular vectors, alpha 0.3); MovieLens chose 128 on
+    # validation (benchmarks/deepwalk_small_sweep.py).
+    "graphfilter": {
+        "*": {"n_components": 256, "alpha": 0.3, "random_state": 0},
+        "movielens-small": {"n_components": 128, "alpha": 0.3, "random_state": 0},
+        "sample": {"n_components": 128, "alpha": 0.3, "random_state": 0},
+    },
+    # Epochs from sweeps (benchmarks/deepwalk_bench.py, deepwalk_small_sweep*.py).
+    "deepwalk": {
+        "gowalla": {"epochs": 10},
+        "*": {"epochs": 5},
+    },
+    "item2vec": {
+        "gowalla": {},
+        "lastfm": {"epochs": 40, "lr": 0.1},
+        "*": {"epochs": 40},
+    },
 }
 
-QUICK: dict[str, dict[str, Any]] = {}
+QUICK: dict[str, dict[str, Any]] = {
+    "lightgcn": {"epochs": 2},
+    "mf": {"epochs": 2},
+    "graphfilter": {"n_components": 32},
+    "deepwalk": {"epochs": 1, "walks_per_node": 2},
+    "item2vec": {"epochs": 3},
+}
 
 
 def settings_for(model: str, dataset: str, quick: bool = False) -> dict[str, Any]:
