@@ -45,7 +45,8 @@ def _f(x: Any, fmt: str = ".4f") -> str:
 def _label(r: dict[str, Any]) -> str:
     if r.get("kind") == "peer":
         return f"{r['model']} (peer)"
-    return r["model"] + (" †" if str(r.get("settings_source", "")).startswith("class defaults") else "")
+    mark = " †" if str(r.get("settings_source", "")).startswith("class defaults") else ""
+    return r["model"] + mark + (" ‡" if r.get("time_cap") else "")
 
 
 def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -63,8 +64,11 @@ def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
                 _f(r["fit_seconds"], ".1f"), _f(r["eval_seconds"], ".1f"), _f(r["peak_memory_mb"], ".0f")]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    if any(_label(r).endswith("†") for r in ok):
+    if any("†" in _label(r) for r in ok):
         lines.append("† no settings recorded in benchmarks/settings.py: class defaults, training time capped.")
+    for r in ok:
+        if r.get("time_cap"):
+            lines.append(f"‡ {r['model']}: recorded settings, but {r['time_cap']}.")
     for r in rows:
         if r["status"] != "ok":
             lines.append(f"- **{r['model']}**: {r['status']}: {r['reason']}")

@@ -37,7 +37,7 @@ DATASETS = ("gowalla", "lastfm", "movielens-small", "sample", "synthetic")
 
 
 def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, root: str | None,
-            seed: int = 0) -> dict[str, Any]:
+            seed: int = 0, time_cap: float | None = None) -> dict[str, Any]:
     """Load, fit, evaluate and save one (dataset, model) pair; return the results dict.
 
     Writes ``out/<dataset>/<model>/results.json`` and, for graphrec models, the fitted
@@ -46,7 +46,7 @@ def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, roo
     """
     target = None if out is None else Path(out) / dataset / model_name
     result, model = run_job(dataset, model_name, quick=quick, root=root, seed=seed,
-                            cache_dir=None if out is None else Path(out) / dataset)
+                            cache_dir=None if out is None else Path(out) / dataset, time_cap=time_cap)
     if target is not None:
         target.mkdir(parents=True, exist_ok=True)
         if result["kind"] == "graphrec":
@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder (default benchmarks/out, or benchmarks/out/quick with --quick)")
     parser.add_argument("--root", default=None, help="data root (default: GRAPHREC_DATA, ../shared/data)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-cap", type=float, default=None,
+                        help="one run: cap the model's time_budget at this many seconds (the suite sets it "
+                             "for the jobs in suite.SUITE_TIME_CAPS)")
     parser.add_argument("--suite", action="store_true", help="run as a suite even for one dataset and model")
     parser.add_argument("--no-peers", action="store_true", help="suite without the peer libraries")
     parser.add_argument("--resume", action="store_true", help="suite: keep jobs that already have an ok result")
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     single = datasets is not None and models is not None and len(datasets) == 1 and len(models) == 1
     if single and not args.suite:
         try:
-            result = run_one(datasets[0], models[0], quick=quick, out=out, root=args.root, seed=args.seed)
+            result = run_one(datasets[0], models[0], quick=quick, out=out, root=args.root, seed=args.seed,
+                             time_cap=args.time_cap)
         except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
