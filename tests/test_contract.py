@@ -47,8 +47,12 @@ def test_batch_equals_per_user(fitted):
     idx, scores = fitted.recommend(users, k=5)
     for u in users:
         i1, s1 = fitted.recommend([u], k=5)
-        np.testing.assert_array_equal(i1[0], idx[u])
-        np.testing.assert_allclose(s1[0], scores[u], rtol=1e-5)
+        np.testing.assert_allclose(s1[0], scores[u], rtol=1e-5, atol=1e-6)
+        # a batch and a single row may round differently in the last bit, which can only
+        # swap items whose scores tie: compare the order where neighbours are distinct
+        gaps = np.abs(np.diff(scores[u]))
+        distinct = np.concatenate([[True], gaps > 1e-5]) & np.concatenate([gaps > 1e-5, [True]])
+        np.testing.assert_array_equal(i1[0][distinct], idx[u][distinct])
 
 
 def test_seen_items_never_returned_and_scores_sorted(fitted, data):

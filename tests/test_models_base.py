@@ -70,3 +70,13 @@ def test_similarity_override_and_cosine_range(checkerboard):
         m.score([0], similarity="euclid")
     idx, s = m.similar_items([0, 1], k=3)
     assert 0 not in idx[0] and 1 not in idx[1] and (s <= 1).all()
+
+
+def test_replaced_embeddings_are_never_served_stale(checkerboard):
+    train, _ = checkerboard
+    rng = np.random.default_rng(2)
+    m = FixedEmbeddings(user_vectors=rng.normal(size=(8, 3)), item_vectors=rng.normal(size=(8, 3))).fit(train)
+    for _ in range(20):  # new arrays may reuse a freed address: the cache must notice anyway
+        m.user_embeddings_ = rng.normal(size=(8, 3)).astype(np.float32)
+        m.item_embeddings_ = rng.normal(size=(8, 3)).astype(np.float32)
+        np.testing.assert_allclose(m.score([0]), m.user_embeddings_[:1] @ m.item_embeddings_.T, rtol=1e-5)

@@ -116,6 +116,27 @@ class Recommender(BaseEstimator):
     def _device(self) -> torch.device:
         return resolve_device(getattr(self, "device", "auto"))
 
+    def _embedding_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        # Cached device copies, rebuilt when the arrays are replaced (e.g. after load). The
+        # cache holds the arrays themselves and compares identity: an id() key could match a
+        # new array that reuses a freed address and serve stale scores.
+        key = (self.user_embeddings_, self.item_embeddings_)
+        cache = self.__dict__.get("_tensor_cache")
+        if cache is None or cache[0][0] is not key[0] or cache[0][1] is not key[1]:
+            dev = self._device
+            cache = (
+                key,
+                torch.from_numpy(np.ascontiguousarray(self.user_embeddings_, np.float32)).to(dev),
+                torch.from_numpy(np.ascontiguousarray(self.item_embeddings_, np.float32)).to(dev),
+            )
+            self.__dict__["_tensor_cache"] = cache
+        return cache[1], cache[2]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_tensor_cache", None)
+        return state
+
     # ------------------------------------------------------------------ scoring
     def score(self, users: ArrayLike, *, similarity: str | None = None) -> NDArray[np.float32]:
         """Scores of every item for ``users`` (internal indices).
@@ -370,20 +391,6 @@ class EmbeddingRecommender(Recommender):
     def _default_similarity(self) -> str:
         return getattr(self, "similarity", None) or "dot"
 
-    def _embedding_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        # cached device copies; rebuilt if the arrays were replaced (e.g. after load)
-        key = (id(self.user_embeddings_), id(self.item_embeddings_))
-        cache = self.__dict__.get("_tensor_cache")
-        if cache is None or cache[0] != key:
-            dev = self._device
-            cache = (
-                key,
-                torch.from_numpy(np.ascontiguousarray(self.user_embeddings_, np.float32)).to(dev),
-                torch.from_numpy(np.ascontiguousarray(self.item_embeddings_, np.float32)).to(dev),
-            )
-            self.__dict__["_tensor_cache"] = cache
-        return cache[1], cache[2]
-
     def _score(self, users: NDArray[np.int64], similarity: str | None = None) -> torch.Tensor:
         similarity = similarity or self._default_similarity()
         if similarity not in SIMILARITIES:
@@ -424,7 +431,3 @@ class EmbeddingRecommender(Recommender):
                 out.clamp_(-1.0, 1.0)
             yield start, batch, out
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_tensor_cache", None)
-        return state

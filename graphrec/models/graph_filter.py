@@ -165,26 +165,10 @@ class GraphFilter(Recommender):
         dev = self._device
         out = torch.from_numpy(np.asarray(linear, dtype=np.float32)).to(dev)
         if self.item_embeddings_.shape[1] and self.alpha:
-            user_vecs, item_vecs = self._low_rank_tensors(dev)
+            user_vecs, item_vecs = self._embedding_tensors()
             out.addmm_(user_vecs[torch.from_numpy(users).to(dev)], item_vecs.T, alpha=float(self.alpha))
         return out
 
-    def _low_rank_tensors(self, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (id(self.user_embeddings_), id(self.item_embeddings_), str(dev))
-        cache = self.__dict__.get("_tensor_cache")
-        if cache is None or cache[0] != key:
-            cache = (
-                key,
-                torch.from_numpy(np.ascontiguousarray(self.user_embeddings_, np.float32)).to(dev),
-                torch.from_numpy(np.ascontiguousarray(self.item_embeddings_, np.float32)).to(dev),
-            )
-            self.__dict__["_tensor_cache"] = cache
-        return cache[1], cache[2]
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_tensor_cache", None)
-        return state
 
 
 def _randomized_right_svd(a: sp.csr_array, k: int, *, n_iter: int, seed: int,
