@@ -12,12 +12,12 @@ from typing import Any
 _LIGHTGCN_GOWALLA = {
     "embedding_dim": 64, "n_layers": 3, "loss": "bpr", "neg_pool": 2048, "hard_negatives": 64,
     "hard_fraction": 0.15, "lr": 1e-2, "lr_decay": "cosine", "reg": 1e-4, "epochs": 40,
-    "batch_size": 8192,
+    "batch_size": 8192, "time_budget": 3000,
 }
 _MF_GOWALLA = {
     "embedding_dim": 64, "loss": "bpr", "neg_pool": 2048, "initial_loss": "infonce",
     "initial_fraction": 0.2, "temperature": 0.1, "lr": 1e-2, "lr_decay": "cosine", "reg": 1e-4,
-    "epochs": 60, "batch_size": 8192,
+    "epochs": 60, "batch_size": 8192, "time_budget": 3000,
 }
 
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
