@@ -183,12 +183,12 @@ def neighborhood_html(
     Raises
     ------
     ImportError
-        plotly is not installed (``pip install graphrec[viz]``).
+        plotly is not installed (it is a dependency of graphrec: ``pip install plotly``).
     """
     try:
         import plotly  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("neighborhood_html needs plotly: pip install 'graphrec[viz]'") from exc
+        raise ImportError("neighborhood_html needs plotly: pip install plotly") from exc
     nb = neighborhood_graph(
         model,
         user,
