@@ -7,46 +7,63 @@ filters and re-ranks items; evaluation follows the full-ranking protocol.
 
 __version__ = "0.1.0"
 
-from graphrec import datasets, graph, metrics, retrieval, splits
+from graphrec import (  # viz imports matplotlib/plotly lazily
+    ann,
+    coldstart,
+    datasets,
+    explain,
+    graph,
+    metrics,
+    rerank,
+    retrieval,
+    splits,
+    viz,
+)
 from graphrec.data.datasets import Dataset
-from graphrec.data.splits import Split
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
+from graphrec.data.splits import Split
 from graphrec.evaluation import evaluate
 from graphrec.exceptions import NotFittedError, TrainingError
-from graphrec.models import MODELS, EmbeddingRecommender, LightGCN, MF, Popularity, Recommender, load
-from graphrec.models.graph_filter import GraphFilter
+from graphrec.models import (
+    MF,
+    MODELS,
+    EmbeddingRecommender,
+    LightGCN,
+    Popularity,
+    Recommender,
+    load,
+)
 from graphrec.models.deepwalk import DeepWalk, Item2Vec
-from graphrec import ann, coldstart, rerank
-from graphrec import explain, viz  # viz imports matplotlib/plotly lazily
+from graphrec.models.graph_filter import GraphFilter
 
 __all__ = [
-    "__version__",
+    "MF",
+    "MODELS",
+    "Dataset",
+    "DeepWalk",
+    "EmbeddingRecommender",
+    "GraphFilter",
     "IdMap",
     "Interactions",
-    "evaluate",
-    "load",
-    "MODELS",
-    "Recommender",
-    "EmbeddingRecommender",
-    "Popularity",
-    "LightGCN",
-    "MF",
-    "GraphFilter",
-    "DeepWalk",
     "Item2Vec",
+    "LightGCN",
     "NotFittedError",
-    "TrainingError",
-    "Dataset",
+    "Popularity",
+    "Recommender",
     "Split",
-    "datasets",
-    "splits",
-    "graph",
-    "metrics",
-    "retrieval",
-    "rerank",
-    "coldstart",
+    "TrainingError",
+    "__version__",
     "ann",
+    "coldstart",
+    "datasets",
+    "evaluate",
     "explain",
+    "graph",
+    "load",
+    "metrics",
+    "rerank",
+    "retrieval",
+    "splits",
     "viz",
 ]

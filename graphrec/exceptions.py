@@ -2,7 +2,7 @@
 
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["NotFittedError", "TrainingError", "DatasetNotFoundError"]
+__all__ = ["DatasetNotFoundError", "NotFittedError", "TrainingError"]
 
 
 class TrainingError(RuntimeError):

@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bipartite_adjacency",
+    "ego_subgraph",
+    "item_node",
     "normalized_adjacency",
     "normalized_interactions",
-    "to_torch_csr",
     "to_edge_index",
     "to_hetero_data",
     "to_networkx",
-    "ego_subgraph",
-    "item_node",
+    "to_torch_csr",
     "user_node",
 ]
 
@@ -153,7 +153,7 @@ def to_hetero_data(x: Interactions):
     return data
 
 
-def _node_attrs(x: Interactions, nodes: NDArray, item_info: "pd.DataFrame | None") -> list[tuple]:
+def _node_attrs(x: Interactions, nodes: NDArray, item_info: pd.DataFrame | None) -> list[tuple]:
     out = []
     for n in nodes.tolist():
         if n < x.n_users:
@@ -171,8 +171,8 @@ def _node_attrs(x: Interactions, nodes: NDArray, item_info: "pd.DataFrame | None
 
 
 def to_networkx(
-    x: Interactions, item_info: "pd.DataFrame | None" = None, nodes: NDArray | None = None
-) -> "nx.Graph":
+    x: Interactions, item_info: pd.DataFrame | None = None, nodes: NDArray | None = None
+) -> nx.Graph:
     """Undirected networkx graph with node attributes.
 
     Node attributes: ``kind`` ("user"/"item"), ``index`` (internal index), ``label``

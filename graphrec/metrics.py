@@ -19,18 +19,18 @@ import torch
 from numpy.typing import NDArray
 
 __all__ = [
+    "RANKING_METRICS",
+    "average_popularity",
+    "catalog_coverage",
     "hit_matrix",
+    "hit_rate_at_k",
+    "intra_list_diversity",
+    "map_at_k",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "novelty",
     "precision_at_k",
     "recall_at_k",
-    "ndcg_at_k",
-    "map_at_k",
-    "hit_rate_at_k",
-    "mrr_at_k",
-    "RANKING_METRICS",
-    "catalog_coverage",
-    "novelty",
-    "average_popularity",
-    "intra_list_diversity",
 ]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ModelState", "write_state", "read_state", "FORMAT_VERSION", "ModelFileError"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "ModelState", "read_state", "write_state"]
 
 FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.npz"

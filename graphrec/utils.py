@@ -9,12 +9,12 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "resolve_device",
-    "numpy_rng",
-    "torch_generator",
-    "check_positive_int",
-    "check_positive_float",
     "as_index_array",
+    "check_positive_float",
+    "check_positive_int",
+    "numpy_rng",
+    "resolve_device",
+    "torch_generator",
 ]
 
 

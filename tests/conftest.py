@@ -11,7 +11,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-import graphrec as gr  # noqa: E402
+import graphrec as gr
 
 REPO = Path(__file__).resolve().parents[1]
 

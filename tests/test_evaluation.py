@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
+from conftest import FixedEmbeddings
 
 import graphrec as gr
 from graphrec.evaluation import evaluate_rankings
-
-from conftest import FixedEmbeddings
 
 
 def _oracle(train, test):

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+from conftest import FixedEmbeddings
 
 import graphrec as gr
-
-from conftest import FixedEmbeddings
 
 
 def test_unfitted_raises(checkerboard):

@@ -3,11 +3,10 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import FixedEmbeddings
 
 import graphrec as gr
 from graphrec.persistence import ModelFileError
-
-from conftest import FixedEmbeddings
 
 
 def _fitted(checkerboard):

@@ -33,7 +33,7 @@ class IdMap:
     ['alice']
     """
 
-    __slots__ = ("_labels", "_lookup", "_order", "_is_identity")
+    __slots__ = ("_is_identity", "_labels", "_lookup", "_order")
 
     def __init__(self, labels: ArrayLike) -> None:
         arr = _as_label_array(labels)
@@ -56,7 +56,7 @@ class IdMap:
         self._is_identity = is_identity
 
     @classmethod
-    def identity(cls, n: int) -> "IdMap":
+    def identity(cls, n: int) -> IdMap:
         """Map where label ``i`` is index ``i`` (ids already contiguous integers)."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from graphrec.data.ids import IdMap
 
-__all__ = ["Interactions", "DuplicatePolicy"]
+__all__ = ["DuplicatePolicy", "Interactions"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Interactions:
         n_users: int | None = None,
         n_items: int | None = None,
         duplicates: DuplicatePolicy = "sum",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Build from parallel arrays of user and item ids.
 
         When ``n_users``/``n_items`` are given, ids must be integers in ``[0, n)`` and
@@ -182,7 +182,7 @@ class Interactions:
         *,
         min_rating: float | None = None,
         duplicates: DuplicatePolicy = "sum",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Build from a DataFrame with named columns.
 
         Parameters
@@ -266,7 +266,7 @@ class Interactions:
         min_rating: float | None = None,
         duplicates: DuplicatePolicy = "sum",
         sep: str = ",",
-    ) -> "Interactions":
+    ) -> Interactions:
         """Read a CSV (or Parquet, by ``.parquet`` suffix) file; see :meth:`from_pandas`.
 
         Raises
@@ -290,7 +290,7 @@ class Interactions:
     @classmethod
     def from_lightgcn_txt(
         cls, path: str | os.PathLike, *, n_users: int | None = None, n_items: int | None = None
-    ) -> "Interactions":
+    ) -> Interactions:
         """Read the LightGCN text format: one line per user, ``user item item ...``.
 
         Ids are 0-based integers used as indices directly. ``n_users``/``n_items``
@@ -369,7 +369,7 @@ class Interactions:
             df["timestamp"] = self.timestamps
         return df
 
-    def subset(self, rows: ArrayLike) -> "Interactions":
+    def subset(self, rows: ArrayLike) -> Interactions:
         """Rows selected by a boolean mask or index array, on the same IdMaps."""
         rows = np.asarray(rows)
         if rows.dtype == bool and len(rows) != self.nnz:
@@ -384,7 +384,7 @@ class Interactions:
             timestamps=pick(self.timestamps),
         )
 
-    def compact(self) -> "Interactions":
+    def compact(self) -> Interactions:
         """Drop users and items without interactions and re-index the rest."""
         ukeep = np.flatnonzero(self.user_degrees > 0)
         ikeep = np.flatnonzero(self.item_degrees > 0)
@@ -401,7 +401,7 @@ class Interactions:
             timestamps=self.timestamps,
         )
 
-    def k_core(self, min_user_degree: int = 5, min_item_degree: int = 5) -> "Interactions":
+    def k_core(self, min_user_degree: int = 5, min_item_degree: int = 5) -> Interactions:
         """Repeatedly drop users/items with fewer interactions than the minimums.
 
         Returns a compacted (re-indexed) copy; logs how much was removed.

@@ -6,14 +6,14 @@ import os
 from types import MappingProxyType
 
 from graphrec.models.base import EmbeddingRecommender, Recommender
-from graphrec.models.popularity import Popularity
+from graphrec.models.deepwalk import DeepWalk, Item2Vec
+from graphrec.models.graph_filter import GraphFilter
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
-from graphrec.models.graph_filter import GraphFilter
-from graphrec.models.deepwalk import DeepWalk, Item2Vec
+from graphrec.models.popularity import Popularity
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["MODELS", "Recommender", "EmbeddingRecommender", "Popularity", "LightGCN", "MF", "load", "get_model_class"]
+__all__ = ["MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "Recommender", "get_model_class", "load"]
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
 # Keys are class names as saved by Recommender.save; add one line per model.

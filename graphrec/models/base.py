@@ -25,7 +25,7 @@ from graphrec.persistence import ModelState, write_state
 from graphrec.retrieval import SIMILARITIES, embedding_scores, top_k
 from graphrec.utils import as_index_array, check_positive_int, resolve_device
 
-__all__ = ["Recommender", "EmbeddingRecommender"]
+__all__ = ["EmbeddingRecommender", "Recommender"]
 
 _SPARSE_PARTS = ("data", "indices", "indptr")
 
@@ -46,7 +46,7 @@ class Recommender(BaseEstimator):
     _batch_size: int = 2048
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Recommender":
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> Recommender:
         """Fit on ``train`` (refits from scratch).
 
         Parameters
@@ -349,7 +349,7 @@ class Recommender(BaseEstimator):
         return ModelState(type(self).__name__, params, arrays, attrs)
 
     @classmethod
-    def _from_state(cls, state: ModelState) -> "Recommender":
+    def _from_state(cls, state: ModelState) -> Recommender:
         model = cls(**state.params)
         for name, value in state.attributes.items():
             if isinstance(value, dict) and "__sparse__" in value:
