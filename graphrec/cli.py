@@ -111,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", "fit a model and save it (with item titles) to a folder", data, hp)
     p.add_argument("model", nargs="?", help="model name (see `graphrec models`); or model = ... in --config")
     p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel fit (LightGCN, MF) in each rank of a torchrun job: "
+        "torchrun --nproc_per_node N -m graphrec train ... --distributed",
+    )
+    p.add_argument("--checkpoint-dir", help="with --distributed: rank 0 saves epoch checkpoints here")
+    p.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --distributed: a crashed or hung rank fails the job after this long",
+    )
 
     p = add("evaluate", "full-ranking metrics of a saved model (or of a model trained on the fly)", data, hp)
     p.add_argument("--model", required=True, metavar="DIR|NAME", help="a saved model folder, or a model name")
@@ -385,7 +399,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     ds, record = _data(args, cfg)
     _say(args)(f"training {type(model).__name__} on {ds!r}")
     start = time.perf_counter()
-    model.fit(ds.train, ds.valid)
+    if args.distributed:
+        from graphrec.distributed import DistributedError, fit_distributed
+
+        try:
+            result = fit_distributed(
+                model, ds.train, ds.valid, checkpoint_dir=args.checkpoint_dir, timeout=args.dist_timeout
+            )
+        except DistributedError as exc:
+            print(f"graphrec train: error: {one_line(exc)}", file=sys.stderr, flush=True)
+            os._exit(1)  # a broken process group can block the interpreter's exit
+        if result.rank != 0:
+            return 0  # rank 0 alone writes the model
+    else:
+        model.fit(ds.train, ds.valid)
     seconds = time.perf_counter() - start
     save_model(model, args.out, item_info=ds.item_info, data=record)
     user = model.users_.to_labels([0])[0]

@@ -254,3 +254,25 @@ def test_python_dash_m(monkeypatch, capsys, model_dir):
         runpy.run_module("graphrec", run_name="__main__")
     assert exc.value.code == 1
     assert "unknown user id 'nobody'" in error_line(capsys.readouterr().err)
+
+
+def test_train_distributed_under_torchrun(tmp_path):
+    """`torchrun ... -m graphrec train ... --distributed`: two gloo ranks on loopback."""
+    import socket
+
+    import graphrec as gr
+
+    with socket.socket() as s:  # a free port on loopback
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(port),
+        "-m", "graphrec", "-q", "train", "mf", "--dataset", "sample", "--epochs", "2",
+        "--device", "cpu", "--out", str(tmp_path / "m"), "--checkpoint-dir", str(tmp_path / "ck"),
+        "--distributed", "--dist-timeout", "60",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert isinstance(gr.load(tmp_path / "m"), gr.MF)
+    assert (tmp_path / "ck" / "LATEST").exists()
