@@ -253,10 +253,12 @@ def intra_list_diversity(
         same = (codes[:, :, None] == codes[:, None, :]) & valid[:, :, None] & valid[:, None, :]
         sim_sum = same.sum((1, 2)) - n_valid  # drop the diagonal
     else:
-        v = torch.nn.functional.normalize(torch.from_numpy(feats.astype(np.float32))[safe], dim=2)
-        v = v * torch.from_numpy(valid)[:, :, None]
-        gram = torch.bmm(v, v.transpose(1, 2))
-        sim_sum = (gram.sum((1, 2)) - torch.diagonal(gram, dim1=1, dim2=2).sum(1)).double().numpy()
+        # Sum of pairwise cosines without the (L x L) Gram matrices: with unit rows v_i,
+        # sum_{i != j} <v_i, v_j> = |sum_i v_i|^2 - sum_i |v_i|^2 (zero vectors count 0).
+        unit = torch.nn.functional.normalize(torch.from_numpy(feats.astype(np.float32)), dim=1)
+        v = unit[torch.from_numpy(safe)] * torch.from_numpy(valid)[:, :, None]
+        total = v.sum(1)
+        sim_sum = ((total * total).sum(1) - (v * v).sum((1, 2))).double().numpy()
     out = np.full(len(ranked), np.nan)
     ok = pairs > 0
     out[ok] = 1.0 - sim_sum[ok] / pairs[ok]

@@ -64,6 +64,40 @@ def mask_rows_(
     return scores
 
 
+# Block size of the CPU top-k below: 64 columns is a cache line's worth of block maxima
+# per 4 KiB of scores, and measured fastest among 32/64/128.
+_TOPK_BLOCK = 64
+
+
+def _row_top_k(t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk(t, k, dim=1, sorted=True)``, faster on CPU for long rows.
+
+    Hand-written because ``torch.topk`` on CPU costs about as much as the matrix
+    product that made the scores (full-catalogue evaluation is dominated by the
+    two). A row's top ``k`` entries lie in the ``k`` blocks of ``_TOPK_BLOCK``
+    columns with the largest maxima (any other block's maximum is beaten by
+    ``k`` entries, one per chosen block), so one vectorised max over blocks,
+    a top-``k`` of the block maxima and a top-``k`` of ``k * _TOPK_BLOCK``
+    gathered candidates give the same scores. Ties may be broken differently
+    than ``torch.topk`` (which documents no order for ties either).
+    """
+    n, n_items = t.shape
+    b = _TOPK_BLOCK
+    n_blocks = n_items // b
+    if t.device.type != "cpu" or n == 0 or n_blocks < 8 * k:
+        return torch.topk(t, k, dim=1, sorted=True)
+    blocks = t[:, : n_blocks * b].view(n, n_blocks, b)
+    _, best_blocks = torch.topk(blocks.amax(dim=2), k, dim=1, sorted=False)
+    cand = torch.gather(blocks, 1, best_blocks.unsqueeze(2).expand(-1, -1, b)).reshape(n, k * b)
+    cols = (best_blocks.unsqueeze(2) * b + torch.arange(b)).reshape(n, k * b)
+    if n_blocks * b < n_items:  # the last, partial block always competes
+        cand = torch.cat([cand, t[:, n_blocks * b :]], dim=1)
+        tail = torch.arange(n_blocks * b, n_items).expand(n, -1)
+        cols = torch.cat([cols, tail], dim=1)
+    vals, pos = torch.topk(cand, k, dim=1, sorted=True)
+    return vals, torch.gather(cols, 1, pos)
+
+
 def top_k(
     scores: torch.Tensor | NDArray,
     k: int,
@@ -129,7 +163,7 @@ def top_k(
             raise ValueError(f"allowed must have shape ({n_items},), got {allowed.shape}")
         t[:, torch.from_numpy(~allowed).to(t.device)] = -np.inf
     kk = min(int(k), n_items)
-    vals, idx = torch.topk(t, kk, dim=1, sorted=True)
+    vals, idx = _row_top_k(t, kk)
     vals = vals.cpu().numpy().astype(np.float32, copy=False)
     idx = idx.cpu().numpy().astype(np.int64, copy=False)
     invalid = ~np.isfinite(vals) & (vals < 0)

@@ -69,6 +69,24 @@ def test_beyond_accuracy():
     np.testing.assert_allclose(M.intra_list_diversity(ranked, emb), [0.0, 1.0], atol=1e-6)
 
 
+def test_intra_list_diversity_matches_pairwise_definition():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(30, 5)).astype(np.float32)
+    emb[3] = 0.0  # a zero vector has cosine 0 with everything
+    ranked = rng.integers(0, 30, size=(40, 6))
+    ranked[:, 0] = 3
+    ranked[::3, 4:] = -1  # padded lists
+    ranked[1, 1:] = -1  # one item: undefined
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    expected = np.full(len(ranked), np.nan)
+    for u, row in enumerate(ranked):
+        items = row[row >= 0]
+        pairs = [(a, b) for a in range(len(items)) for b in range(len(items)) if a != b]
+        if pairs:
+            expected[u] = np.mean([1 - unit[items[a]] @ unit[items[b]] for a, b in pairs])
+    np.testing.assert_allclose(M.intra_list_diversity(ranked, emb), expected, atol=1e-6)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.permutations(list(range(6))), min_size=1, max_size=5),

@@ -102,6 +102,25 @@ def test_mask_and_top_k_match_dense_reference(n, n_items, k, seed):
     assert np.array_equal(np.isneginf(masked), seen.toarray() > 0)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 5), st.integers(1, 20), st.integers(0, 130), st.sampled_from([0.0, 0.5, 0.999]),
+    st.integers(0, 2**16),
+)
+def test_top_k_of_long_rows_matches_dense_reference(n, k, extra, masked, seed):
+    # rows long enough for the blocked CPU top-k (8 * k blocks of 64 columns and more),
+    # with a partial last block and rows that have fewer than k unmasked items
+    n_items = 8 * k * 64 + extra
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(n, n_items)).astype(np.float32)
+    seen = sp.csr_array((rng.random((n, n_items)) < masked).astype(np.float32))
+    idx, sc = top_k(torch.from_numpy(scores.copy()), k, exclude=seen)
+    ref_idx, ref_sc = reference_top_k(scores, k, seen)
+    valid = np.isfinite(ref_sc)
+    assert np.array_equal(np.where(valid, ref_idx, -1), idx)
+    assert np.array_equal(np.where(valid, ref_sc, -np.inf), sc)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 20), st.integers(1, 8), st.integers(0, 2**16))
 def test_cosine_scores_in_range(n, dim, seed):
