@@ -30,9 +30,10 @@ def load_txt(path):
     return np.concatenate(users), np.concatenate(items)
 
 
-def load_gowalla():
-    tu, ti = load_txt(DATA / "train.txt")
-    vu, vi = load_txt(DATA / "test.txt")
+def load_gowalla(folder=DATA):
+    folder = Path(folder)
+    tu, ti = load_txt(folder / "train.txt")
+    vu, vi = load_txt(folder / "test.txt")
     n_users = int(max(tu.max(), vu.max())) + 1
     n_items = int(max(ti.max(), vi.max())) + 1
     train = sp.csr_array((np.ones(len(tu), np.float32), (tu, ti)), shape=(n_users, n_items))

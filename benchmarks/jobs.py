@@ -7,10 +7,13 @@ saves it with the fitted model.
 
 from __future__ import annotations
 
+import inspect
+import json
 import platform
 import resource
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,13 +191,40 @@ def model_params(model: str, dataset: str, quick: bool, seed: int, cls: type,
     return params
 
 
-def fit_evaluate(model: Any, ds: Dataset, features: np.ndarray | None) -> dict[str, Any]:
-    """Fit (with the validation split when the dataset has one) and evaluate; timings included."""
+def test_curve(ds: Dataset, every: int, start: float, points: list[dict[str, Any]]) -> Callable:
+    """An epoch callback recording test Recall/NDCG@20 every ``every`` epochs into ``points``.
+
+    For the record only (the Recall@20-vs-minutes curve): nothing is selected on
+    it. ``minutes`` count from ``start`` (``time.perf_counter()``), so they include
+    loading and the curve's own evaluations.
+    """
+
+    def record(model: Any, rec: dict[str, Any]) -> None:
+        if rec["epoch"] % every:
+            return
+        t = time.perf_counter()
+        r = gr.evaluate(model, ds.test, k=(20,))
+        point = {"epoch": rec["epoch"], "minutes": round((t - start) / 60, 3),
+                 "recall@20": round(r["recall@20"], 4), "ndcg@20": round(r["ndcg@20"], 4),
+                 "eval_s": round(time.perf_counter() - t, 2)}
+        points.append(point)
+        print(json.dumps(point), flush=True)
+
+    return record
+
+
+def fit_evaluate(model: Any, ds: Dataset, features: np.ndarray | None,
+                 callbacks: Sequence[Callable] = ()) -> dict[str, Any]:
+    """Fit (with the validation split when the dataset has one) and evaluate; timings included.
+
+    ``callbacks`` go to ``fit`` (models trained by the engine call them after each epoch).
+    """
     t0 = time.perf_counter()
+    kwargs = {"callbacks": list(callbacks)} if callbacks else {}
     if ds.valid is not None:
-        model.fit(ds.train, valid=ds.valid)
+        model.fit(ds.train, valid=ds.valid, **kwargs)
     else:
-        model.fit(ds.train)
+        model.fit(ds.train, **kwargs)
     fit_seconds = time.perf_counter() - t0
     metrics = gr.evaluate(model, ds.test, k=KS, item_features=features)
     history = getattr(model, "history_", None)
@@ -237,11 +267,13 @@ def _model_class(name: str) -> tuple[type, str]:
 
 
 def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = None, seed: int = 0,
-            cache_dir: Path | None = None, time_cap: float | None = None) -> tuple[dict[str, Any], Any]:
+            cache_dir: Path | None = None, time_cap: float | None = None,
+            curve_every: int | None = None) -> tuple[dict[str, Any], Any]:
     """Run one (dataset, model) job; return (result dict, fitted model).
 
     ``pyg-lightgcn`` also fits our LightGCN twice (same wall clock, same epochs) for
-    the comparison in ``result["comparison"]``.
+    the comparison in ``result["comparison"]``. ``curve_every`` (models trained by
+    epochs only) records the test Recall@20-vs-minutes curve in ``result["curve"]``.
     """
     t0 = time.perf_counter()
     ds = load_bench_dataset(dataset, root)
@@ -263,7 +295,15 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
     else:
         params = model_params(model_name, dataset, quick, seed, cls, time_cap)
     model = cls(**params)
-    result = fit_evaluate(model, ds, features)
+    curve: list[dict[str, Any]] = []
+    callbacks = []
+    if curve_every:
+        if "callbacks" not in inspect.signature(model.fit).parameters:
+            raise ValueError(f"curve_every: {model_name} is not trained by epochs (its fit takes no callbacks)")
+        callbacks.append(test_curve(ds, int(curve_every), t0, curve))
+    result = fit_evaluate(model, ds, features, callbacks)
+    if curve_every:
+        result["curve"] = curve
     result.update(dataset=dataset, model=model_name, kind=kind, load_seconds=load_seconds,
                   diversity_features=features_what, data=_data_stats(ds),
                   settings_source=_source(model_name, dataset, kind))

@@ -58,6 +58,25 @@ SETTINGS = {
 }
 
 
+def independent_check(model, root) -> dict:
+    """Recall/NDCG@20 of the fitted model by the library-free evaluator of
+    graph_filter_common.py, from the raw train.txt/test.txt (raw ids, not IdMaps)."""
+    import numpy as np
+
+    from graphrec.data.datasets import _find
+    from graph_filter_common import evaluate as plain_evaluate
+    from graph_filter_common import load_gowalla
+
+    train, test = load_gowalla(_find("gowalla", root))
+    users = np.zeros((train.shape[0], model.user_embeddings_.shape[1]), np.float32)
+    items = np.zeros((train.shape[1], model.item_embeddings_.shape[1]), np.float32)
+    users[model.users_.labels.astype(np.int64)] = model.user_embeddings_
+    items[model.items_.labels.astype(np.int64)] = model.item_embeddings_
+    items_t = torch.from_numpy(items)
+    res = plain_evaluate(lambda b: torch.from_numpy(users[b]) @ items_t.T, train, test)
+    return {k: float(v) for k, v in res.items()}
+
+
 def main(argv=None) -> dict:
     import graphrec as gr
     from graphrec.models.lightgcn import LightGCN
@@ -124,6 +143,8 @@ def main(argv=None) -> dict:
         "ndcg@20": final["ndcg@20"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if not args.valid:
+        out["independent_check"] = independent_check(model, args.root)
     if args.save:
         model.save(args.save)
     print(json.dumps({k: v for k, v in out.items() if k != "curve"}), flush=True)

@@ -37,16 +37,26 @@ DATASETS = ("gowalla", "lastfm", "movielens-small", "sample", "synthetic")
 
 
 def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, root: str | None,
-            seed: int = 0, time_cap: float | None = None) -> dict[str, Any]:
+            seed: int = 0, time_cap: float | None = None, curve_every: int | None = None,
+            compare_pyg_steps: int | None = None) -> dict[str, Any]:
     """Load, fit, evaluate and save one (dataset, model) pair; return the results dict.
 
     Writes ``out/<dataset>/<model>/results.json`` and, for graphrec models, the fitted
     model in ``out/<dataset>/<model>/model`` (``graphrec.load`` reads it back; peers
     are not in graphrec's registry, so only their results are written).
+    ``curve_every`` records the test Recall@20-vs-minutes curve (``result["curve"]``);
+    ``compare_pyg_steps`` (LightGCN only) times that many training steps of ours and
+    of PyG's ``LightGCN`` at the recorded batch size, dim and layers
+    (``result["pyg_step_comparison"]``).
     """
+    if compare_pyg_steps and model_name != "lightgcn":
+        raise ValueError(f"--compare-pyg applies to --model lightgcn, not {model_name!r}")
     target = None if out is None else Path(out) / dataset / model_name
     result, model = run_job(dataset, model_name, quick=quick, root=root, seed=seed,
-                            cache_dir=None if out is None else Path(out) / dataset, time_cap=time_cap)
+                            cache_dir=None if out is None else Path(out) / dataset, time_cap=time_cap,
+                            curve_every=curve_every)
+    if compare_pyg_steps:
+        result["pyg_step_comparison"] = compare_pyg(dataset, result["settings"], compare_pyg_steps, root)
     if target is not None:
         target.mkdir(parents=True, exist_ok=True)
         if result["kind"] == "graphrec":
@@ -56,6 +66,30 @@ def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, roo
         tmp.write_text(json.dumps(result, indent=1, default=str))
         tmp.replace(target / "results.json")
     return result
+
+
+def compare_pyg(dataset: str, settings: dict[str, Any], steps: int, root: str | None) -> dict[str, Any]:
+    """Median seconds per training step of our LightGCN and PyG's, in this process.
+
+    Same batch size, dim and layers (``settings``), BPR with uniform negatives for
+    PyG (its ``recommendation_loss``), on a pre-normalised sparse adjacency and on
+    ``edge_index``; prints the table and returns it.
+    """
+    from jobs import load_bench_dataset
+    from lightgcn_speed import time_graphrec, time_pyg
+
+    ds = load_bench_dataset(dataset, root)
+    shape = {"batch": settings["batch_size"], "dim": settings["embedding_dim"], "layers": settings["n_layers"]}
+    ours = time_graphrec(ds, steps, **shape)["step_s"]
+    out: dict[str, Any] = {**shape, "steps": steps, "graphrec_step_s": ours}
+    print(f"per-step time, {steps} steps each, batch {shape['batch']}, dim {shape['dim']}, "
+          f"{shape['layers']} layers")
+    print(f"| implementation | s/step | PyG / ours |\n|---|---|---|\n| graphrec LightGCN | {ours:.3f} | 1.00 |")
+    for mode in ("sparse", "edge_index"):
+        theirs = time_pyg(ds, steps, mode=mode, **shape)["step_s"]
+        out[f"pyg_{mode}_step_s"], out[f"ratio_vs_pyg_{mode}"] = theirs, theirs / ours
+        print(f"| PyG LightGCN ({mode}) | {theirs:.3f} | {theirs / ours:.2f} |")
+    return out
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
@@ -68,6 +102,13 @@ def format_table(results: list[dict[str, Any]]) -> str:
         vals = " | ".join(f"{m.get(c, float('nan')):.4f}" for c in cols)
         lines.append(f"| {r['dataset']} | {r['model']} | {vals} | {r['fit_seconds']:.1f} | "
                      f"{r['eval_seconds']:.1f} | {r['peak_memory_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def format_curve(curve: list[dict[str, Any]]) -> str:
+    """The Recall@20-vs-minutes curve of one run as a Markdown table."""
+    lines = ["| epoch | minutes | Recall@20 | NDCG@20 |", "|---|---|---|---|"]
+    lines += [f"| {p['epoch']} | {p['minutes']:.1f} | {p['recall@20']:.4f} | {p['ndcg@20']:.4f} |" for p in curve]
     return "\n".join(lines)
 
 
@@ -89,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-cap", type=float, default=None,
                         help="one run: cap the model's time_budget at this many seconds (the suite sets it "
                              "for the jobs in suite.SUITE_TIME_CAPS)")
+    parser.add_argument("--curve-every", type=int, default=None, metavar="EPOCHS",
+                        help="one run: print the test Recall@20-vs-minutes curve every EPOCHS epochs "
+                             "(for the record; nothing is selected on it)")
+    parser.add_argument("--compare-pyg", type=int, nargs="?", const=20, default=None, metavar="STEPS",
+                        help="one LightGCN run: then time STEPS (default 20) training steps of ours and of "
+                             "PyG's LightGCN at the same batch size, dim and layers, and print the ratio")
     parser.add_argument("--suite", action="store_true", help="run as a suite even for one dataset and model")
     parser.add_argument("--no-peers", action="store_true", help="suite without the peer libraries")
     parser.add_argument("--resume", action="store_true", help="suite: keep jobs that already have an ok result")
@@ -114,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     if single and not args.suite:
         try:
             result = run_one(datasets[0], models[0], quick=quick, out=out, root=args.root, seed=args.seed,
-                             time_cap=args.time_cap)
+                             time_cap=args.time_cap, curve_every=args.curve_every,
+                             compare_pyg_steps=args.compare_pyg)
         except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
         print(format_table([result]))
+        if "curve" in result:
+            print(format_curve(result["curve"]))
         print(f"results written under {out / datasets[0] / models[0]}")
         return 0
     from suite import print_plan, run_suite

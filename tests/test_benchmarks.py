@@ -62,6 +62,31 @@ def test_single_run_cli(tmp_path, capsys):
     assert gr.load(tmp_path / "synthetic" / "popularity" / "model").n_items_ == result["data"]["n_items"]
 
 
+def test_single_run_curve_and_pyg_step_comparison(tmp_path, capsys):
+    pytest.importorskip("torch_geometric")
+    rc = main(["--dataset", "synthetic", "--model", "lightgcn", "--quick", "--out", str(tmp_path),
+               "--curve-every", "1", "--compare-pyg", "2"])
+    assert rc == 0
+    result = json.loads((tmp_path / "synthetic" / "lightgcn" / "results.json").read_text())
+    curve = result["curve"]
+    assert [p["epoch"] for p in curve] == list(range(1, result["epochs"] + 1))
+    assert curve[-1]["recall@20"] == pytest.approx(result["metrics"]["recall@20"], abs=1e-4)
+    comp = result["pyg_step_comparison"]
+    assert comp["batch"] == result["settings"]["batch_size"] and comp["steps"] == 2
+    assert comp["ratio_vs_pyg_sparse"] == pytest.approx(comp["pyg_sparse_step_s"] / comp["graphrec_step_s"])
+    out = capsys.readouterr().out
+    assert "| PyG LightGCN (edge_index) |" in out and "| epoch | minutes | Recall@20 | NDCG@20 |" in out
+
+
+def test_curve_and_compare_pyg_refuse_models_they_do_not_apply_to(tmp_path, capsys):
+    assert main(["--dataset", "synthetic", "--model", "popularity", "--quick", "--out", str(tmp_path),
+                 "--compare-pyg"]) == 1
+    assert "--compare-pyg" in capsys.readouterr().err
+    assert main(["--dataset", "synthetic", "--model", "popularity", "--quick", "--out", str(tmp_path),
+                 "--curve-every", "1"]) == 1
+    assert "not trained by epochs" in capsys.readouterr().err
+
+
 def test_single_run_peer_in_process(tmp_path):
     from peers import peer_status
 
