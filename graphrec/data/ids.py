@@ -165,12 +165,23 @@ class IdMap:
         return self._labels[idx]
 
 
+def _check_no_trailing_nul(values: Any) -> None:
+    # numpy's fixed-width str arrays drop trailing NULs: "a\x00" would silently become
+    # "a" (and collide with a real "a"), so such labels are refused instead.
+    bad = next((v for v in values if isinstance(v, str) and v.endswith("\x00")), None)
+    if bad is not None:
+        raise ValueError(f"labels must not end with a NUL character (\\x00), got {bad!r}")
+
+
 def _as_label_array(labels: ArrayLike) -> NDArray:
+    if isinstance(labels, (list, tuple)):
+        _check_no_trailing_nul(labels)
     arr = np.asarray(labels)
     if arr.dtype.kind == "O":
         values = arr.tolist()
         if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values):
             raise ValueError("labels contain missing values (None/NaN)")
+        _check_no_trailing_nul(values)
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
             arr = np.asarray(values, dtype=np.int64)
         else:
