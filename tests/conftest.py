@@ -69,3 +69,17 @@ class FixedEmbeddings(gr.EmbeddingRecommender):
     def _fit(self, train, valid):
         self.user_embeddings_ = np.asarray(self.user_vectors, np.float32)
         self.item_embeddings_ = np.asarray(self.item_vectors, np.float32)
+
+
+class RandomEmbeddings(gr.EmbeddingRecommender):
+    """Seeded random embeddings (a stand-in for trained encoders)."""
+
+    def __init__(self, *, embedding_dim: int = 8, similarity: str = "dot", random_state: int = 0) -> None:
+        self.embedding_dim = embedding_dim
+        self.similarity = similarity
+        self.random_state = random_state
+
+    def _fit(self, train, valid):
+        rng = np.random.default_rng(self.random_state)
+        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(np.float32)
+        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(np.float32)

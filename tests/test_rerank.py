@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import RandomEmbeddings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphrec as gr
-from graphrec.models.base import EmbeddingRecommender
 from graphrec.persistence import read_state
 from graphrec.rerank import DPP, MMR, Reranker, candidate_similarity, dpp, get_reranker, mmr
-
-
-class Fixed(EmbeddingRecommender):
-    """Random embeddings (a stand-in for trained encoders)."""
-
-    def __init__(self, *, embedding_dim: int = 8, random_state: int = 0):
-        self.embedding_dim = embedding_dim
-        self.random_state = random_state
-
-    def _fit(self, train, valid):
-        rng = np.random.default_rng(self.random_state)
-        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(
-            np.float32
-        )
-        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(
-            np.float32
-        )
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +19,7 @@ def model():
     x = gr.Interactions.from_arrays(
         rng.integers(0, 20, 300), rng.integers(0, 150, 300), n_users=20, n_items=150
     )
-    return Fixed(embedding_dim=16).fit(x)
+    return RandomEmbeddings(embedding_dim=16).fit(x)
 
 
 @st.composite
@@ -199,7 +182,7 @@ def test_rerank_with_categories_raises_category_diversity(model):
 
 def test_save_load_round_trip_keeps_rerank_results(model, tmp_path):
     model.save(tmp_path / "m")
-    loaded = Fixed._from_state(read_state(tmp_path / "m"))  # Fixed is not in the registry
+    loaded = RandomEmbeddings._from_state(read_state(tmp_path / "m"))  # RandomEmbeddings is not in the registry
     for rerank in ("mmr", "dpp"):
         a = model.recommend(np.arange(20), k=10, rerank=rerank)
         b = loaded.recommend(np.arange(20), k=10, rerank=rerank)

@@ -7,30 +7,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import RandomEmbeddings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphrec as gr
-from graphrec.models.base import EmbeddingRecommender
 from graphrec.retrieval import embedding_scores, mask_rows_, similar, top_k, top_k_embeddings
-
-
-class Fixed(EmbeddingRecommender):
-    """Random embeddings (a stand-in for trained encoders)."""
-
-    def __init__(self, *, embedding_dim: int = 8, similarity: str = "dot", random_state: int = 0):
-        self.embedding_dim = embedding_dim
-        self.similarity = similarity
-        self.random_state = random_state
-
-    def _fit(self, train, valid):
-        rng = np.random.default_rng(self.random_state)
-        self.user_embeddings_ = rng.normal(size=(train.n_users, self.embedding_dim)).astype(
-            np.float32
-        )
-        self.item_embeddings_ = rng.normal(size=(train.n_items, self.embedding_dim)).astype(
-            np.float32
-        )
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +27,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def model(data):
-    return Fixed().fit(data)
+    return RandomEmbeddings().fit(data)
 
 
 def reference_top_k(scores, k, seen=None):
@@ -197,7 +179,7 @@ def test_recommend_frame_speaks_labels_and_titles():
     x = gr.Interactions.from_arrays(
         np.array(["ann", "ann", "bob", "cy"]), np.array([10, 20, 20, 30])
     )
-    m = Fixed(embedding_dim=3).fit(x)
+    m = RandomEmbeddings(embedding_dim=3).fit(x)
     info = pd.DataFrame({"title": ["Ten", "Twenty", "Thirty"]})
     frame = m.recommend_frame(["bob", "cy"], k=2, item_info=info)
     assert list(frame.columns) == ["user", "rank", "item", "score", "title"]
