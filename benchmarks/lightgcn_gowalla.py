@@ -62,10 +62,10 @@ def independent_check(model, root) -> dict:
     """Recall/NDCG@20 of the fitted model by the library-free evaluator of
     graph_filter_common.py, from the raw train.txt/test.txt (raw ids, not IdMaps)."""
     import numpy as np
-
-    from graphrec.data.datasets import _find
     from graph_filter_common import evaluate as plain_evaluate
     from graph_filter_common import load_gowalla
+
+    from graphrec.data.datasets import _find
 
     train, test = load_gowalla(_find("gowalla", root))
     users = np.zeros((train.shape[0], model.user_embeddings_.shape[1]), np.float32)
