@@ -24,38 +24,10 @@ import torch
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
-SETTINGS = {
-    "lightgcn": {
-        "embedding_dim": 64,
-        "n_layers": 3,
-        "loss": "bpr",
-        "neg_pool": 2048,
-        "hard_negatives": 64,
-        "hard_fraction": 0.15,
-        "lr": 1e-2,
-        "lr_decay": "cosine",
-        "reg": 1e-4,
-        "epochs": 40,
-        "batch_size": 8192,
-        "time_budget": 3000,  # safety net for the 60-minute limit on a busy machine
-    },
-    # MF: BPR with hard pool negatives collapses (0.160 -> 0.154); InfoNCE first, then pool BPR
-    # (lab, 6000 steps ~ 60 epochs: 0.1772 / 0.1504)
-    "mf": {
-        "embedding_dim": 64,
-        "loss": "bpr",
-        "neg_pool": 2048,
-        "initial_loss": "infonce",
-        "initial_fraction": 0.2,
-        "temperature": 0.1,
-        "lr": 1e-2,
-        "lr_decay": "cosine",
-        "reg": 1e-4,
-        "epochs": 60,
-        "batch_size": 8192,
-        "time_budget": 3000,
-    },
-}
+from settings import SETTINGS as RECORDED
+
+# The Gowalla recipes recorded in benchmarks/settings.py (one source for both scripts).
+SETTINGS = {name: RECORDED[name]["gowalla"] for name in ("lightgcn", "mf")}
 
 
 def independent_check(model, root) -> dict:
@@ -95,7 +67,15 @@ def main(argv=None) -> dict:
     p.add_argument("--save", default=None)
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--check-saved", default=None, metavar="DIR",
+                   help="only run the independent evaluator on a saved model (e.g. from benchmarks/run.py)")
     args = p.parse_args(argv)
+    if args.check_saved:
+        import graphrec as gr
+
+        res = independent_check(gr.load(args.check_saved), args.root)
+        print(json.dumps(res))
+        return res
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
