@@ -118,3 +118,21 @@ def test_pool_bpr_hand_value_gradient_and_hard():
     assert float(pool_bpr_loss(*args, p)) == pytest.approx(float(ref))
     with pytest.raises(ValueError, match="hard"):
         pool_bpr_loss(u, u, pool, hard=3)
+
+
+def test_pool_bpr_float32_matches_autograd_of_the_plain_formula():
+    # the fused float32 forward/backward (training's dtype) against float64 autograd
+    from graphrec.losses import pool_bpr_loss
+
+    g = torch.Generator().manual_seed(1)
+    leaves = [torch.randn(n, 8, generator=g, requires_grad=True) for n in (64, 64, 33)]
+    loss = pool_bpr_loss(*leaves)
+    loss.backward()
+    got = [t.grad.clone() for t in leaves]
+    ref_leaves = [t.detach().double().requires_grad_() for t in leaves]
+    u, i, pool = ref_leaves
+    ref = bpr_loss((u * i).sum(1), u @ pool.T)
+    ref.backward()
+    assert float(loss) == pytest.approx(float(ref), rel=1e-5)
+    for a, b in zip(got, ref_leaves):
+        torch.testing.assert_close(a.double(), b.grad, rtol=1e-4, atol=1e-6)
