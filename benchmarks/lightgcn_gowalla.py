@@ -59,6 +59,8 @@ def main(argv=None) -> dict:
     p.add_argument("--root", default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch budget")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one recipe setting (repeatable), e.g. --set hard_fraction=0.5")
     p.add_argument("--curve-every", type=int, default=3, help="epochs between curve points")
     p.add_argument(
         "--valid", action="store_true", help="curve on a validation split carved from train"
@@ -87,6 +89,14 @@ def main(argv=None) -> dict:
     params = dict(SETTINGS[args.model])
     if args.epochs:
         params["epochs"] = args.epochs
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in LightGCN().get_params():
+            raise SystemExit(f"--set: {key!r} is not a LightGCN/MF setting")
+        try:
+            params[key] = json.loads(value)  # numbers, true/false/null
+        except json.JSONDecodeError:
+            params[key] = value  # strings, e.g. lr_decay=linear
     cls = LightGCN if args.model == "lightgcn" else MF
     model = cls(**params, random_state=args.seed, device=args.device)
     curve = []
