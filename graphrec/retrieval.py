@@ -64,8 +64,8 @@ def mask_rows_(
     return scores
 
 
-# Block size of the CPU top-k below: 64 columns is a cache line's worth of block maxima
-# per 4 KiB of scores, and measured fastest among 32/64/128.
+# Block size of the CPU top-k below: 64 columns measured fastest among 32/64/128
+# (2,048 x 40,981 scores, k = 20).
 _TOPK_BLOCK = 64
 
 

@@ -290,8 +290,6 @@ _TRAIN_DOC = """
     hard_negatives : int, default 0
         With BPR and ``neg_pool``: keep only each user's hardest pool items
         (highest scores) in the loss, during the first ``hard_fraction`` of training.
-        LightGCN's Gowalla recipe (``benchmarks/settings.py``): 64 of a 2,048-item
-        pool for the first 15% of a 60-epoch cosine schedule.
     hard_fraction : float, default 1.0
         Share of training (of ``epochs`` or ``time_budget``) with hard negatives.
     initial_loss : {None, "bpr", "bce", "infonce"}, default None
