@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import platform
 import resource
 import sys
@@ -21,6 +22,7 @@ import numpy as np
 
 import graphrec as gr
 from graphrec.data.datasets import Dataset
+from graphrec.data.interactions import Interactions
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -78,7 +80,6 @@ def _cpu_model() -> str:
 
 def machine() -> dict[str, Any]:
     """CPU model, usable cores, memory and torch threads of this machine."""
-    import os
 
     import torch
 
@@ -191,22 +192,25 @@ def model_params(model: str, dataset: str, quick: bool, seed: int, cls: type,
     return params
 
 
-def test_curve(ds: Dataset, every: int, start: float, points: list[dict[str, Any]]) -> Callable:
-    """An epoch callback recording test Recall/NDCG@20 every ``every`` epochs into ``points``.
+def curve_callback(target: Interactions, every: int, start: float, points: list[dict[str, Any]],
+                   *, last_epoch: int | None = None) -> Callable:
+    """An epoch callback recording Recall/NDCG@20 on ``target`` every ``every`` epochs (and at
+    ``last_epoch``) into ``points``, printing each point as a JSON line.
 
     For the record only (the Recall@20-vs-minutes curve): nothing is selected on
-    it. ``minutes`` count from ``start`` (``time.perf_counter()``), so they include
-    loading and the curve's own evaluations.
+    it. ``minutes`` count from ``start`` (``time.perf_counter()``) to the point, so they
+    include loading and the earlier points' evaluations.
     """
 
     def record(model: Any, rec: dict[str, Any]) -> None:
-        if rec["epoch"] % every:
+        if rec["epoch"] % every and rec["epoch"] != last_epoch:
             return
         t = time.perf_counter()
-        r = gr.evaluate(model, ds.test, k=(20,))
+        r = gr.evaluate(model, target, k=(20,))
         point = {"epoch": rec["epoch"], "minutes": round((t - start) / 60, 3),
+                 "train_loss": round(rec["loss"], 5),
                  "recall@20": round(r["recall@20"], 4), "ndcg@20": round(r["ndcg@20"], 4),
-                 "eval_s": round(time.perf_counter() - t, 2)}
+                 "eval_s": round(time.perf_counter() - t, 2), "load": round(os.getloadavg()[0], 2)}
         points.append(point)
         print(json.dumps(point), flush=True)
 
@@ -300,7 +304,7 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
     if curve_every:
         if "callbacks" not in inspect.signature(model.fit).parameters:
             raise ValueError(f"curve_every: {model_name} is not trained by epochs (its fit takes no callbacks)")
-        callbacks.append(test_curve(ds, int(curve_every), t0, curve))
+        callbacks.append(curve_callback(ds.test, int(curve_every), t0, curve))
     result = fit_evaluate(model, ds, features, callbacks)
     if curve_every:
         result["curve"] = curve

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import time
 import warnings
@@ -24,6 +23,7 @@ import torch
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
+from jobs import curve_callback
 from settings import SETTINGS as RECORDED
 
 # The Gowalla recipes recorded in benchmarks/settings.py (one source for both scripts).
@@ -99,24 +99,8 @@ def main(argv=None) -> dict:
             params[key] = value  # strings, e.g. lr_decay=linear
     cls = LightGCN if args.model == "lightgcn" else MF
     model = cls(**params, random_state=args.seed, device=args.device)
-    curve = []
-
-    def record(m, rec):
-        if rec["epoch"] % args.curve_every == 0 or rec["epoch"] == params["epochs"]:
-            t = time.perf_counter()
-            r = gr.evaluate(m, target, k=(20,))
-            point = {
-                "epoch": rec["epoch"],
-                "minutes": round((time.perf_counter() - start) / 60, 3),
-                "train_loss": round(rec["loss"], 5),
-                "recall@20": round(r["recall@20"], 4),
-                "ndcg@20": round(r["ndcg@20"], 4),
-                "eval_s": round(time.perf_counter() - t, 2),
-                "load": round(os.getloadavg()[0], 2),
-            }
-            curve.append(point)
-            print(json.dumps(point), flush=True)
-
+    curve: list = []
+    record = curve_callback(target, args.curve_every, start, curve, last_epoch=params["epochs"])
     model.fit(train, callbacks=[record])
     fit_s = time.perf_counter() - start
     final = gr.evaluate(model, target, k=(20,))
