@@ -6,11 +6,13 @@ Usage::
 
 Per step: full-graph propagation (n_layers, layer mean) + BPR on a batch of
 ``--batch`` training edges with one sampled negative each + L2 + Adam. graphrec
-uses torch sparse CSR (int32) with a backward that reuses the symmetric matrix;
+uses torch sparse CSR (int32) in 16-column blocks with a backward that reuses the
+symmetric matrix and scatters the batch's row gradients once;
 PyG's ``torch_geometric.nn.models.LightGCN`` is run (a) on the same pre-normalised
 adjacency as a torch sparse tensor (``normalize=False``) and (b) on ``edge_index``
 (normalisation inside every forward, as in PyG's example). Same batch, dim, layers
-and number of steps for all. Evaluation: propagation of the ego embeddings plus
+and number of steps for all, run in turns (one step of each per round, after 3
+warm-up steps each), so that all see the same machine conditions. Evaluation: propagation of the ego embeddings plus
 full ranking of every test user with train items masked (graphrec.evaluate).
 """
 
@@ -34,10 +36,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_graphrec(ds, steps: int, batch: int, dim: int, layers: int) -> dict:
+def graphrec_stepper(ds, batch: int, dim: int, layers: int):
+    """One training step of our LightGCN (the engine's ``train_step`` and optimiser)."""
     from graphrec.graph import normalized_adjacency, to_torch_csr
     from graphrec.models.lightgcn import PropagationModule
-    from graphrec.training import make_batches, train_step
+    from graphrec.training import adam, make_batches, train_step
 
     x = ds.train
     adj = to_torch_csr(normalized_adjacency(x))
@@ -51,17 +54,43 @@ def time_graphrec(ds, steps: int, batch: int, dim: int, layers: int) -> dict:
         generator=torch.Generator().manual_seed(0),
         device=torch.device("cpu"),
     )
-    opt = torch.optim.Adam(mod.parameters(), lr=1e-3)
+    opt = adam(mod, lr=1e-3)
     rng = np.random.default_rng(0)
-    it = make_batches(x, batch, rng=rng)
-    train_step(mod, opt, next(it))  # warm-up
-    times = []
-    for _ in range(steps):
-        b = next(it)
-        t = time.perf_counter()
+    state = {"it": make_batches(x, batch, rng=rng)}
+
+    def step() -> None:
+        b = next(state["it"], None)
+        if b is None:  # next epoch
+            state["it"] = make_batches(x, batch, rng=rng)
+            b = next(state["it"])
         train_step(mod, opt, b)
-        times.append(time.perf_counter() - t)
-    return {"step_s": float(np.median(times)), "step_mean_s": float(np.mean(times)), "module": mod}
+
+    step.module = mod
+    return step
+
+
+def time_steps(steppers: dict, steps: int, warmup: int = 3) -> dict:
+    """Seconds per step of each stepper, run in turns (one step of each per round).
+
+    Turns expose all implementations to the same machine conditions, so their ratio
+    is stable on a shared machine even when absolute step times drift. Returns the
+    median s/step of each and, for every pair with the first, the median per-round ratio.
+    """
+    for step in steppers.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in steppers}
+    for _ in range(steps):
+        for name, step in steppers.items():
+            t = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t)
+    first = next(iter(steppers))
+    out = {f"{name}_step_s": float(np.median(v)) for name, v in times.items()}
+    for name in list(steppers)[1:]:
+        paired = np.asarray(times[name]) / np.asarray(times[first])
+        out[f"{name}_paired_ratio"] = float(np.median(paired))
+    return out
 
 
 def time_eval(ds, mod) -> dict:
@@ -83,7 +112,8 @@ def time_eval(ds, mod) -> dict:
     return {"eval_s": total, "propagation_s": t_prop, "n_users": res.get("n_users")}
 
 
-def time_pyg(ds, steps: int, batch: int, dim: int, layers: int, mode: str) -> dict:
+def pyg_stepper(ds, batch: int, dim: int, layers: int, mode: str):
+    """One training step of PyG's LightGCN (its example recipe: Adam, recommendation_loss)."""
     from torch_geometric.nn.models import LightGCN as PygLightGCN
 
     from graphrec.graph import normalized_adjacency, to_edge_index
@@ -115,13 +145,7 @@ def time_pyg(ds, steps: int, batch: int, dim: int, layers: int, mode: str) -> di
         loss.backward()
         opt.step()
 
-    step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return {"step_s": float(np.median(times)), "step_mean_s": float(np.mean(times))}
+    return step
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -129,7 +153,6 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dataset", default="gowalla")
     p.add_argument("--root", default=None)
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--pyg-steps", type=int, default=None, help="default: --steps")
     p.add_argument("--batch", type=int, default=8192)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--layers", type=int, default=3)
@@ -151,16 +174,19 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(),
         "load_before": os.getloadavg(),
     }
-    ours = time_graphrec(ds, args.steps, args.batch, args.dim, args.layers)
-    out["graphrec_step_s"] = ours["step_s"]
-    out.update(time_eval(ds, ours["module"]))
-    out["peak_rss_mb_graphrec"] = _peak_mb()
+    ours = graphrec_stepper(ds, args.batch, args.dim, args.layers)
+    steppers = {"graphrec": ours}
     if args.compare_pyg:
-        ps = args.pyg_steps or args.steps
         for mode in ("sparse", "edge_index"):
-            r = time_pyg(ds, ps, args.batch, args.dim, args.layers, mode)
-            out[f"pyg_{mode}_step_s"] = r["step_s"]
-            out[f"ratio_vs_pyg_{mode}"] = r["step_s"] / ours["step_s"]
+            steppers[f"pyg_{mode}"] = pyg_stepper(ds, args.batch, args.dim, args.layers, mode)
+    timed = time_steps(steppers, args.steps)
+    out["graphrec_step_s"] = timed["graphrec_step_s"]
+    for mode in ("sparse", "edge_index") if args.compare_pyg else ():
+        out[f"pyg_{mode}_step_s"] = timed[f"pyg_{mode}_step_s"]
+        out[f"ratio_vs_pyg_{mode}"] = timed[f"pyg_{mode}_step_s"] / timed["graphrec_step_s"]
+        out[f"paired_ratio_vs_pyg_{mode}"] = timed[f"pyg_{mode}_paired_ratio"]
+    out.update(time_eval(ds, ours.module))
+    out["peak_rss_mb"] = _peak_mb()
     out["load_after"] = os.getloadavg()
     print(f"{'what':34s} {'value':>10s}")
     for k, v in out.items():

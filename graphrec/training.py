@@ -6,15 +6,18 @@ The engine is functional, built from small pieces a data-parallel wrapper
 * :func:`make_batches` (from :mod:`graphrec.sampling`) -- one epoch of shuffled
   training edges (optionally one shard of them), each with vectorised negatives
   that reject seen items;
-* :func:`batch_loss` -- the objective of one batch given the module's output;
+* :func:`batch_rows` / :func:`batch_objective` -- the rows one batch scores and its
+  data term; :func:`batch_loss` -- the same objective from full embedding tables;
 * :func:`train_step` -- forward, loss, backward, optimiser step, finiteness check;
 * :func:`fit_embeddings` -- epochs, learning-rate schedule, wall-clock budget,
   validation with early stopping, best-state restore, history, progress bar and
   Ctrl-C handling.
 
 A *module* is any ``torch.nn.Module`` whose ``forward()`` returns the final node
-embeddings (users first, then items, shape ``(n_users + n_items, d)``) and whose
-``ego`` attribute is the layer-0 embedding parameter (used by the L2 term).
+embeddings (users first, then items, shape ``(n_users + n_items, d)``), whose
+``forward(rows, reg_weights)`` returns the final embeddings of ``rows`` and the
+L2 penalty ``sum_r reg_weights[r] * |ego[rows[r]]|^2``, and whose ``ego``
+attribute is the layer-0 embedding parameter.
 LightGCN propagates; MF is the same module with zero layers.
 """
 
@@ -40,7 +43,6 @@ from graphrec.losses import (
     bce_loss,
     bpr_loss,
     infonce_loss,
-    l2_regularization,
     pool_bpr_loss,
 )
 from graphrec.sampling import Batch, make_batches, seen_keys
@@ -48,7 +50,10 @@ from graphrec.sampling import Batch, make_batches, seen_keys
 __all__ = [
     "Batch",
     "TrainResult",
+    "adam",
     "batch_loss",
+    "batch_objective",
+    "batch_rows",
     "cpu_threads",
     "fit_embeddings",
     "learning_rate",
@@ -112,6 +117,71 @@ def cpu_threads(n: int | None = None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def batch_rows(batch: Batch, n_users: int, *, reg: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The node rows a batch scores and the L2 weight of each (None without ``reg``).
+
+    Rows are the batch's users, then its positive items, then its negatives
+    (flattened), as node indices (items after users). The L2 term is LightGCN's:
+    ``(|u|^2 + |i|^2) / 2B`` over the batch plus ``|j|^2 / 2N`` over its N
+    negatives (per-pair negatives count once per pair, averaged over K; a shared
+    pool once per batch).
+    """
+    b = len(batch.users)
+    j = batch.negatives.reshape(-1)
+    rows = torch.cat([batch.users, batch.items + n_users, j + n_users])
+    if not reg:
+        return rows, None
+    n_neg = len(j) if batch.shared else b * max(batch.negatives.shape[-1], 1)
+    weights = torch.empty(len(rows), dtype=torch.float32, device=rows.device)
+    weights[: 2 * b] = 1.0 / (2 * b)
+    weights[2 * b :] = 1.0 / (2 * n_neg)
+    return rows, weights
+
+
+def batch_objective(
+    scored: torch.Tensor,
+    batch: Batch,
+    *,
+    loss: str = "bpr",
+    temperature: float = 0.1,
+    hard: int = 0,
+) -> torch.Tensor:
+    """The data term of one batch from the final embeddings of :func:`batch_rows`.
+
+    Parameters
+    ----------
+    scored : Tensor, shape (len(rows), d)
+        Final embeddings of ``batch_rows(batch, n_users)[0]``, in that order.
+    batch : Batch
+    loss : {"bpr", "bce", "infonce"}
+        BPR and BCE score by dot product; InfoNCE by cosine over ``temperature``.
+        With a shared pool every user is scored against the whole pool.
+    hard : int, default 0
+        BPR with a shared pool only: keep each user's ``hard`` highest-scoring pool
+        items (see :func:`graphrec.losses.pool_bpr_loss`).
+
+    Returns
+    -------
+    Tensor, scalar
+    """
+    b = len(batch.users)
+    ue, ie, je = scored[:b], scored[b : 2 * b], scored[2 * b :]
+    if not batch.shared:
+        je = je.reshape(*batch.negatives.shape, scored.shape[-1])
+    if loss == "infonce":
+        if batch.negatives.numel() == 0:
+            return infonce_loss(ue, ie, None, temperature=temperature)
+        jp = je if batch.shared else je.reshape(-1, je.shape[-1])
+        return infonce_loss(ue, ie, jp, temperature=temperature)
+    if loss == "bpr" and batch.shared:
+        return pool_bpr_loss(ue, ie, je, hard=min(hard, len(je)))
+    if loss in ("bpr", "bce"):
+        pos = (ue * ie).sum(-1)
+        neg = ue @ je.T if batch.shared else torch.einsum("bd,bkd->bk", ue, je)
+        return bpr_loss(pos, neg) if loss == "bpr" else bce_loss(pos, neg)
+    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
 def batch_loss(
     final: torch.Tensor,
     ego: torch.Tensor,
@@ -123,56 +193,35 @@ def batch_loss(
     temperature: float = 0.1,
     hard: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Objective of one batch.
+    """Objective of one batch from full embedding tables.
+
+    The reference form of what :func:`train_step` computes with the module's
+    fused row output (:func:`batch_rows`, :func:`batch_objective`).
 
     Parameters
     ----------
     final : Tensor, shape (n_users + n_items, d)
         Node embeddings used for scoring (after propagation).
     ego : Tensor, same shape
-        Layer-0 embeddings, regularised with :func:`graphrec.losses.l2_regularization`.
+        Layer-0 embeddings, L2-regularised with LightGCN's weighting (see
+        :func:`batch_rows`).
     n_users : int
     batch : Batch
-    loss : {"bpr", "bce", "infonce"}
-        BPR and BCE score by dot product; InfoNCE by cosine over ``temperature``.
-        With a shared pool every user is scored against the whole pool.
+    loss, temperature, hard : see :func:`batch_objective`.
     reg : float
         Weight of the L2 term.
-    hard : int, default 0
-        BPR with a shared pool only: keep each user's ``hard`` highest-scoring pool
-        items (see :func:`graphrec.losses.pool_bpr_loss`).
 
     Returns
     -------
     total, data_loss : Tensor
         The loss to minimise and its data part (without the L2 term).
     """
-    u, i = batch.users, batch.items + n_users
-    j = batch.negatives + n_users
-    ue, ie, je = final[u], final[i], final[j]
-    if loss == "infonce":
-        if batch.negatives.numel() == 0:
-            data = infonce_loss(ue, ie, None, temperature=temperature)
-        else:
-            jp = je if batch.shared else je.reshape(-1, je.shape[-1])
-            data = infonce_loss(ue, ie, jp, temperature=temperature)
-    elif loss == "bpr" and batch.shared:
-        data = pool_bpr_loss(ue, ie, je, hard=min(hard, len(j)))
-    elif loss in ("bpr", "bce"):
-        pos = (ue * ie).sum(-1)
-        neg = ue @ je.T if batch.shared else torch.einsum("bd,bkd->bk", ue, je)
-        data = bpr_loss(pos, neg) if loss == "bpr" else bce_loss(pos, neg)
-    else:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if reg:
-        b = len(u)
-        # per-pair negatives count once per pair (averaged over K); a shared pool once per batch
-        k = 1 if batch.shared else max(batch.negatives.shape[-1], 1)
-        penalty = l2_regularization(ego[u], ego[i], batch_size=b) + l2_regularization(
-            ego[j], batch_size=(len(j) if batch.shared else b * k)
-        )
-        return data + reg * penalty, data
-    return data, data
+    rows, weights = batch_rows(batch, n_users, reg=reg)
+    data = batch_objective(final[rows], batch, loss=loss, temperature=temperature, hard=hard)
+    if weights is None:
+        return data, data
+    penalty = (ego[rows].square().sum(1) * weights.to(ego.dtype)).sum()
+    return data + reg * penalty, data
 
 
 def train_step(
@@ -187,6 +236,8 @@ def train_step(
 ) -> float:
     """Forward, loss, backward and one optimiser step; returns the data loss.
 
+    ``module(rows, reg_weights)`` gives the final embeddings of the batch's rows
+    and their L2 penalty (:class:`graphrec.models.lightgcn.PropagationModule`).
     ``module`` may be wrapped in ``DistributedDataParallel`` (gradients are
     averaged across workers by the wrapper during ``backward``).
 
@@ -196,17 +247,12 @@ def train_step(
         The loss is NaN or infinite (the learning rate is the usual cause).
     """
     inner = _unwrap(module)
-    final = module()
-    total, data = batch_loss(
-        final,
-        inner.ego,
-        inner.n_users,
-        batch,
-        loss=loss,
-        reg=reg,
-        temperature=temperature,
-        hard=hard,
-    )
+    rows, weights = batch_rows(batch, inner.n_users, reg=reg)
+    if weights is not None:
+        weights = weights.to(inner.ego.dtype)
+    scored, penalty = module(rows, weights)
+    data = batch_objective(scored, batch, loss=loss, temperature=temperature, hard=hard)
+    total = data + reg * penalty if weights is not None else data
     value = float(data.detach())
     if not math.isfinite(value) or not math.isfinite(float(total.detach())):
         lr = optimizer.param_groups[0]["lr"]
@@ -218,6 +264,17 @@ def train_step(
     total.backward()
     optimizer.step()
     return value
+
+
+def adam(module: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    """The engine's default optimiser: Adam over ``module``'s parameters.
+
+    Uses the fused kernel on CPU and CUDA (about 5% of a Gowalla LightGCN step
+    saved over the default multi-tensor kernel on 2 CPU threads).
+    """
+    params = list(module.parameters())
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
 
 
 def learning_rate(
@@ -282,8 +339,9 @@ def fit_embeddings(
     Parameters
     ----------
     module : torch.nn.Module
-        ``forward()`` -> final node embeddings; ``ego`` -> layer-0 parameter;
-        ``n_users`` attribute. May be DDP-wrapped.
+        ``forward()`` -> final node embeddings; ``forward(rows, reg_weights)`` ->
+        their rows and L2 penalty; ``ego`` -> layer-0 parameter; ``n_users``
+        attribute. May be DDP-wrapped.
     train : Interactions
     loss, reg, temperature : see :func:`batch_loss`.
     epochs : int
@@ -333,7 +391,7 @@ def fit_embeddings(
 
     rng = numpy_rng(random_state)
     device = _unwrap(module).ego.device
-    opt = optimizer or torch.optim.Adam(module.parameters(), lr=lr)
+    opt = optimizer or adam(module, lr)
     keys = seen_keys(train.to_csr())
     steps_per_epoch = max(1, math.ceil((train.nnz // world_size) / batch_size))
     total_steps = epochs * steps_per_epoch

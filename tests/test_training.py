@@ -66,6 +66,21 @@ def test_batch_loss_bpr_hand_value():
     assert float(total) == pytest.approx(float(data) + 0.5 * 1.5)
 
 
+@pytest.mark.parametrize("pool", [0, 3])
+def test_train_step_equals_the_full_table_objective(checkerboard, pool):
+    """The fused row path of train_step takes the same SGD step as batch_loss on full tables."""
+    train, _ = checkerboard
+    batch = next(make_batches(train, 6, rng=np.random.default_rng(0), n_negatives=2, neg_pool=pool))
+    fused, ref = _module(train, dim=20, layers=2), _module(train, dim=20, layers=2)
+    value = train_step(fused, torch.optim.SGD(fused.parameters(), lr=0.5), batch, reg=0.1)
+    total, data = batch_loss(ref(), ref.ego, ref.n_users, batch, reg=0.1)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.5)
+    total.backward()
+    opt.step()
+    assert value == pytest.approx(float(data), rel=1e-6)
+    torch.testing.assert_close(fused.ego.detach(), ref.ego.detach())
+
+
 def test_train_step_raises_training_error_on_nan(checkerboard):
     train, _ = checkerboard
     mod = _module(train)

@@ -46,12 +46,77 @@ class _SymmetricPropagation(torch.autograd.Function):
         return _combine(grad.contiguous(), ctx.adjacency, ctx.weights), None, None
 
 
+class _RowPropagation(torch.autograd.Function):
+    """Rows of ``sum_k w_k A^k X`` plus a weighted L2 penalty on rows of ``X``, fused.
+
+    A training step needs the propagated embeddings of a batch's users, items and
+    negatives only, and the L2 term of their ego rows. Autograd would build one
+    full-size gradient per gather and add them up; here the backward scatters the
+    row gradients into one buffer, propagates it and adds the penalty's gradient in
+    place (a Gowalla BPR step: 0.13 vs 0.16 s, benchmarks/lightgcn_speed.py).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        adjacency: torch.Tensor | None,
+        weights: tuple[float, ...],
+        rows: torch.Tensor,
+        reg_weights: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out = _combine(x, adjacency, weights).index_select(0, rows)
+        if reg_weights is None:
+            ego_rows = None
+            penalty = x.new_zeros(())
+        else:
+            ego_rows = x.index_select(0, rows)
+            penalty = (ego_rows.square().sum(1) * reg_weights).sum()
+        ctx.save_for_backward(rows, reg_weights, ego_rows)
+        ctx.adjacency, ctx.weights, ctx.shape = adjacency, weights, x.shape
+        return out, penalty
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor, grad_penalty: torch.Tensor):
+        rows, reg_weights, ego_rows = ctx.saved_tensors
+        scattered = grad_out.new_zeros(ctx.shape)
+        scattered.index_add_(0, rows, grad_out)
+        grad = _combine(scattered, ctx.adjacency, ctx.weights)
+        if ego_rows is not None:
+            grad.index_add_(0, rows, ego_rows * (2 * grad_penalty * reg_weights)[:, None])
+        return grad, None, None, None, None
+
+
+# Column width of the blocks the CPU propagation runs in. MKL's CSR x dense product
+# gathers one row of the dense operand per non-zero: 16 float32 columns are one cache
+# line, and a block of all rows (4.5 MB on Gowalla) stays in cache where the full
+# 64 columns (18 MB) do not. Gowalla BPR training step, 2 threads, paired runs:
+# 16 columns 0.75x the time of unblocked, 32 columns 0.85x, 8 columns 0.90x.
+_CPU_BLOCK = 16
+
+
 def _combine(
+    x: torch.Tensor, adjacency: torch.Tensor | None, weights: tuple[float, ...]
+) -> torch.Tensor:
+    width = x.shape[1]
+    if adjacency is None or x.device.type != "cpu" or width <= _CPU_BLOCK:
+        return _combine_block(x, adjacency, weights)
+    blocks = [
+        _combine_block(x[:, s : s + _CPU_BLOCK].contiguous(), adjacency, weights)
+        for s in range(0, width, _CPU_BLOCK)
+    ]
+    return torch.cat(blocks, dim=1)
+
+
+def _combine_block(
     x: torch.Tensor, adjacency: torch.Tensor | None, weights: tuple[float, ...]
 ) -> torch.Tensor:
     out = x * weights[0]
     h = x
-    for w in weights[1:]:
+    last = len(weights) - 1
+    for k, w in enumerate(weights[1:], start=1):
+        if k == last:  # accumulate the last layer inside the product: no extra buffer
+            return torch.addmm(out, adjacency, h, alpha=w)
         h = adjacency @ h
         out = out.add_(h, alpha=w)
     return out
@@ -85,7 +150,10 @@ class PropagationModule(torch.nn.Module):
     """Trainable ego embeddings plus a fixed propagation (the engine's module protocol).
 
     ``forward()`` returns all final node embeddings, users first; ``ego`` is the
-    layer-0 parameter. With one layer weight it is plain matrix factorisation.
+    layer-0 parameter. ``forward(rows, reg_weights)`` returns only the final
+    embeddings of ``rows`` and the penalty ``sum_r reg_weights[r] * |ego[rows[r]]|^2``
+    (what a training step needs, at lower cost). With one layer weight it is plain
+    matrix factorisation.
     """
 
     def __init__(
@@ -107,8 +175,13 @@ class PropagationModule(torch.nn.Module):
         self.adjacency = adjacency
         self.layer_weights = layer_weights
 
-    def forward(self) -> torch.Tensor:
-        return propagate(self.ego, self.adjacency, self.layer_weights)
+    def forward(
+        self, rows: torch.Tensor | None = None, reg_weights: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if rows is None:
+            return propagate(self.ego, self.adjacency, self.layer_weights)
+        weights = tuple(float(w) for w in self.layer_weights)
+        return _RowPropagation.apply(self.ego, self.adjacency, weights, rows, reg_weights)
 
 
 class _GraphEmbeddingModel(EmbeddingRecommender):
