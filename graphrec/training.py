@@ -321,6 +321,7 @@ def fit_embeddings(
     lr_warmup: int = 0,
     lr_decay: str | None = None,
     lr_min_ratio: float = 0.0,
+    average_fraction: float = 0.0,
     time_budget: float | None = None,
     validate: Callable[[], dict[str, float]] | None = None,
     eval_every: int = 1,
@@ -355,6 +356,10 @@ def fit_embeddings(
         then with ``loss`` (e.g. InfoNCE, then BPR for MF).
     lr, lr_warmup, lr_decay, lr_min_ratio : see :func:`learning_rate`; the decay
         runs over ``epochs`` or over ``time_budget``, whichever ends first.
+    average_fraction : float, default 0.0
+        Stochastic weight averaging: the trained ego embeddings are the mean of
+        their states at the end of every epoch in the last ``average_fraction`` of
+        training. Validation and callbacks see the running mean once it exists.
     time_budget : float, optional
         Wall-clock seconds for the whole loop (validation included); training
         stops after the step that exceeds it.
@@ -411,6 +416,7 @@ def fit_embeddings(
         return p
 
     cur_lr = lr
+    average = _WeightAverage(_unwrap(module).ego) if average_fraction > 0 else None
     try:
         with cpu_threads(1 if _unwrap(module).ego.numel() < _SMALL else None):
             for epoch in range(1, epochs + 1):
@@ -463,19 +469,21 @@ def fit_embeddings(
                     "lr": cur_lr,
                     "steps": step,
                 }
+                if average is not None and progress() >= 1 - average_fraction:
+                    record["averaged"] = average.add()
                 last = epoch == epochs or out_of_time
                 if validate is not None and (epoch % eval_every == 0 or last):
                     module.eval()
-                    with torch.no_grad():
+                    with torch.no_grad(), _maybe_swapped(average):
                         metrics = {k: float(v) for k, v in validate().items()}
+                        score = metrics[monitor]
+                        if score > best_score:  # the state validated: the mean once averaging
+                            best_score, waited = score, 0
+                            best_state = copy.deepcopy(_unwrap(module).state_dict())
+                            result.best_epoch, result.best_metrics = epoch, metrics
+                        else:
+                            waited += 1
                     record["metrics"] = metrics
-                    score = metrics[monitor]
-                    if score > best_score:
-                        best_score, waited = score, 0
-                        best_state = copy.deepcopy(_unwrap(module).state_dict())
-                        result.best_epoch, result.best_metrics = epoch, metrics
-                    else:
-                        waited += 1
                 record["elapsed"] = round(time.perf_counter() - start, 4)
                 result.history.append(record)
                 if bar is not None:
@@ -489,7 +497,9 @@ def fit_embeddings(
                         },
                     )
                 logger.debug("epoch %s", record)
-                if any(cb(record) for cb in callbacks):
+                with _maybe_swapped(average):
+                    stop = any(cb(record) for cb in callbacks)
+                if stop:
                     result.stopped = "callback"
                     break
                 if out_of_time:
@@ -506,5 +516,44 @@ def fit_embeddings(
             bar.close()
     if best_state is not None:
         _unwrap(module).load_state_dict(best_state)
+    elif average is not None:
+        average.install()
     module.eval()
     return result
+
+
+class _WeightAverage:
+    """Running mean of a parameter's states (stochastic weight averaging)."""
+
+    def __init__(self, param: torch.Tensor) -> None:
+        self.param, self.mean, self.count = param, None, 0
+
+    def add(self) -> int:
+        with torch.no_grad():
+            if self.mean is None:
+                self.mean = self.param.detach().clone()
+            else:
+                self.mean.lerp_(self.param.detach(), 1.0 / (self.count + 1))
+        self.count += 1
+        return self.count
+
+    def install(self) -> None:
+        """Replace the parameter's values by the mean (no-op before the first state)."""
+        if self.mean is not None:
+            with torch.no_grad():
+                self.param.copy_(self.mean)
+
+
+@contextlib.contextmanager
+def _maybe_swapped(average: _WeightAverage | None) -> Iterator[None]:
+    """Let the parameter hold the running mean inside the block, the live state after."""
+    if average is None or average.mean is None:
+        yield
+        return
+    live = average.param.detach().clone()
+    average.install()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            average.param.copy_(live)

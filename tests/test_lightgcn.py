@@ -200,6 +200,8 @@ def test_nan_loss_raises_training_error_naming_lr(tiny):
         ("neg_pool", -1),
         ("hard_negatives", 4),
         ("hard_fraction", 1.5),
+        ("average_fraction", -0.5),
+        ("lr_min_ratio", 2.0),
         ("time_budget", -1.0),
         ("patience", 0),
     ],

@@ -168,3 +168,36 @@ def test_initial_loss_then_bpr_with_hard_negatives(checkerboard):
     ).fit(train)
     assert m._default_similarity() == "dot"
     assert np.isfinite(m.loss_history_).all()
+
+
+def test_weight_averaging_keeps_the_mean_of_the_last_epochs(checkerboard):
+    """average_fraction=0.5 of 4 epochs: the result is the mean of the states after epochs 2-4;
+    training itself follows the same path as without averaging, and callbacks see the mean."""
+    train, _ = checkerboard
+    live, seen = [], []
+    plain = _module(train, layers=1)
+    fit_embeddings(plain, train, epochs=4, batch_size=4, lr=0.05, random_state=0,
+                   callbacks=[lambda r: live.append(plain.ego.detach().clone())])
+    averaged = _module(train, layers=1)
+    res = fit_embeddings(averaged, train, epochs=4, batch_size=4, lr=0.05, random_state=0,
+                         average_fraction=0.5,
+                         callbacks=[lambda r: seen.append(averaged.ego.detach().clone())])
+    assert [r.get("averaged") for r in res.history] == [None, 1, 2, 3]
+    torch.testing.assert_close(seen[0], live[0])
+    torch.testing.assert_close(seen[2], (live[1] + live[2]) / 2)
+    torch.testing.assert_close(averaged.ego.detach(), (live[1] + live[2] + live[3]) / 3)
+    assert not torch.allclose(averaged.ego.detach(), live[3])
+
+
+def test_weight_averaging_validates_and_restores_the_mean(checkerboard):
+    train, valid = checkerboard
+    mod = _module(train, layers=1)
+    states = []
+
+    def validate():
+        states.append(mod.ego.detach().clone())
+        return {"recall@20": float(len(states))}  # later is better: the last one is kept
+
+    fit_embeddings(mod, train, epochs=3, batch_size=4, lr=0.05, random_state=0,
+                   average_fraction=1.0, validate=validate)
+    torch.testing.assert_close(mod.ego.detach(), states[-1])

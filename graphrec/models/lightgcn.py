@@ -243,7 +243,7 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
                 f"hard_negatives={self.hard_negatives!r} needs loss='bpr' and 0 < hard_negatives <= neg_pool "
                 f"(got loss={self.loss!r}, neg_pool={self.neg_pool!r})"
             )
-        for name in ("hard_fraction", "initial_fraction"):
+        for name in ("hard_fraction", "initial_fraction", "lr_min_ratio", "average_fraction"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
                 raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
@@ -306,6 +306,8 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
             temperature=self.temperature,
             lr_warmup=self.lr_warmup,
             lr_decay=self.lr_decay,
+            lr_min_ratio=self.lr_min_ratio,
+            average_fraction=self.average_fraction,
             time_budget=self.time_budget,
             validate=validate,
             eval_every=self.eval_every,
@@ -379,6 +381,12 @@ _TRAIN_DOC = """
         Linear warm-up steps.
     lr_decay : {None, "cosine", "linear"}, default None
         Decay over ``epochs`` or ``time_budget``, whichever ends first.
+    lr_min_ratio : float, default 0.0
+        Where the decay ends, as a fraction of ``lr``.
+    average_fraction : float, default 0.0
+        Stochastic weight averaging: the fitted embeddings come from the mean of
+        the ego embeddings at the end of every epoch in the last
+        ``average_fraction`` of training (0 keeps the last state).
     epochs : int
         Maximum passes over the training edges.
     batch_size : int, default 8192
@@ -453,6 +461,8 @@ class LightGCN(_GraphEmbeddingModel):
         lr: float = 1e-2,
         lr_warmup: int = 0,
         lr_decay: str | None = None,
+        lr_min_ratio: float = 0.0,
+        average_fraction: float = 0.0,
         epochs: int = 100,
         batch_size: int = 8192,
         time_budget: float | None = None,
@@ -479,6 +489,8 @@ class LightGCN(_GraphEmbeddingModel):
         self.lr = lr
         self.lr_warmup = lr_warmup
         self.lr_decay = lr_decay
+        self.lr_min_ratio = lr_min_ratio
+        self.average_fraction = average_fraction
         self.epochs = epochs
         self.batch_size = batch_size
         self.time_budget = time_budget

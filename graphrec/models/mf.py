@@ -47,6 +47,8 @@ class MF(_GraphEmbeddingModel):
         lr: float = 1e-2,
         lr_warmup: int = 0,
         lr_decay: str | None = None,
+        lr_min_ratio: float = 0.0,
+        average_fraction: float = 0.0,
         epochs: int = 100,
         batch_size: int = 8192,
         time_budget: float | None = None,
@@ -71,6 +73,8 @@ class MF(_GraphEmbeddingModel):
         self.lr = lr
         self.lr_warmup = lr_warmup
         self.lr_decay = lr_decay
+        self.lr_min_ratio = lr_min_ratio
+        self.average_fraction = average_fraction
         self.epochs = epochs
         self.batch_size = batch_size
         self.time_budget = time_budget
