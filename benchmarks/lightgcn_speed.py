@@ -36,8 +36,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def graphrec_stepper(ds, batch: int, dim: int, layers: int):
-    """One training step of our LightGCN (the engine's ``train_step`` and optimiser)."""
+def graphrec_stepper(ds, batch: int, dim: int, layers: int, neg_pool: int = 0, hard: int = 0):
+    """One training step of our LightGCN (the engine's ``train_step`` and optimiser).
+
+    ``neg_pool`` > 0 times the pool-BPR step of the recorded Gowalla recipe instead of
+    BPR with one negative per positive (``hard``: its hard-negative phase).
+    """
     from graphrec.graph import normalized_adjacency, to_torch_csr
     from graphrec.models.lightgcn import PropagationModule
     from graphrec.training import adam, make_batches, train_step
@@ -56,14 +60,14 @@ def graphrec_stepper(ds, batch: int, dim: int, layers: int):
     )
     opt = adam(mod, lr=1e-3)
     rng = np.random.default_rng(0)
-    state = {"it": make_batches(x, batch, rng=rng)}
+    state = {"it": make_batches(x, batch, rng=rng, neg_pool=neg_pool)}
 
     def step() -> None:
         b = next(state["it"], None)
         if b is None:  # next epoch
-            state["it"] = make_batches(x, batch, rng=rng)
+            state["it"] = make_batches(x, batch, rng=rng, neg_pool=neg_pool)
             b = next(state["it"])
-        train_step(mod, opt, b)
+        train_step(mod, opt, b, hard=hard)
 
     step.module = mod
     return step
@@ -158,6 +162,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--compare-pyg", action="store_true")
+    p.add_argument("--neg-pool", type=int, default=0,
+                   help="time our pool-BPR step with this pool (the Gowalla recipe: 2048); PyG keeps BPR")
+    p.add_argument("--hard", type=int, default=0, help="with --neg-pool: hardest pool items per user")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if args.threads:
@@ -170,11 +177,13 @@ def main(argv: list[str] | None = None) -> dict:
         "batch": args.batch,
         "dim": args.dim,
         "layers": args.layers,
+        "neg_pool": args.neg_pool,
+        "hard": args.hard,
         "steps": args.steps,
         "threads": torch.get_num_threads(),
         "load_before": os.getloadavg(),
     }
-    ours = graphrec_stepper(ds, args.batch, args.dim, args.layers)
+    ours = graphrec_stepper(ds, args.batch, args.dim, args.layers, args.neg_pool, args.hard)
     steppers = {"graphrec": ours}
     if args.compare_pyg:
         for mode in ("sparse", "edge_index"):

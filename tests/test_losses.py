@@ -120,18 +120,27 @@ def test_pool_bpr_hand_value_gradient_and_hard():
         pool_bpr_loss(u, u, pool, hard=3)
 
 
-def test_pool_bpr_float32_matches_autograd_of_the_plain_formula():
-    # the fused float32 forward/backward (training's dtype) against float64 autograd
+@pytest.mark.parametrize("block", [None, 100])
+@pytest.mark.parametrize("hard", [0, 5])
+def test_pool_bpr_float32_matches_autograd_of_the_plain_formula(block, hard, monkeypatch):
+    # the fused float32 forward/backward (training's dtype) against float64 autograd; with
+    # block=100 the 64 x 33 score matrix is walked 3 rows at a time (last block ragged)
+    import graphrec.losses
     from graphrec.losses import pool_bpr_loss
 
+    if block is not None:
+        monkeypatch.setattr(graphrec.losses, "_POOL_BLOCK", block)
     g = torch.Generator().manual_seed(1)
     leaves = [torch.randn(n, 8, generator=g, requires_grad=True) for n in (64, 64, 33)]
-    loss = pool_bpr_loss(*leaves)
+    loss = pool_bpr_loss(*leaves, hard=hard)
     loss.backward()
     got = [t.grad.clone() for t in leaves]
     ref_leaves = [t.detach().double().requires_grad_() for t in leaves]
     u, i, pool = ref_leaves
-    ref = bpr_loss((u * i).sum(1), u @ pool.T)
+    neg = u @ pool.T
+    if hard:
+        neg = torch.topk(neg, hard, dim=1).values
+    ref = bpr_loss((u * i).sum(1), neg)
     ref.backward()
     assert float(loss) == pytest.approx(float(ref), rel=1e-5)
     for a, b in zip(got, ref_leaves):
