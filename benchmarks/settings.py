@@ -13,7 +13,9 @@ from typing import Any
 # 64 hardest pool items for the first 15% of training, cosine lr), its length chosen on a
 # validation split carved from train (benchmarks/lightgcn_gowalla.py --valid): validation
 # Recall@20 0.1882 (30 epochs), 0.1982 (40), 0.2017 (50), 0.2035 (60); test 0.1826 (40),
-# 0.1829 (50), 0.1812 (60), benchmarks/RESULTS.md. Hard negatives for the
+# 0.1829 (50), 0.1812 (60; 0.1813 in 17.9 min with the third session's faster steps),
+# benchmarks/RESULTS.md. Also tried on validation and not adopted: weight averaging of the
+# last half (0.2027), L2 3e-4 (0.1972 at 50 epochs). Hard negatives for the
 # whole of a 20-epoch schedule scored higher on that validation split (0.2077) but lower on
 # test (0.1792, peak 0.1826 at epoch 8): see benchmarks/RESULTS.md.
 _LIGHTGCN_GOWALLA = {
