@@ -121,9 +121,9 @@ def pool_bpr_loss(
     matrix product scores thousands of negatives per positive. With ``hard = h``
     only each user's ``h`` highest-scoring pool items enter the mean (dynamic hard
     negatives, as in DNS). They learn fast early; on Gowalla, LightGCN's test
-    recall peaked after 8 epochs with them and then drifted down (false negatives,
-    benchmarks/RESULTS.md), so the training engine can switch them off after a
-    fraction of training (``hard_fraction``).
+    recall peaked after 8 epochs with them and then drifted down while a random
+    validation carve of train kept rising (benchmarks/RESULTS.md), so the training
+    engine can switch them off after a fraction of training (``hard_fraction``).
 
     Parameters
     ----------
