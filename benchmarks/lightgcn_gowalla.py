@@ -65,6 +65,8 @@ def main(argv=None) -> dict:
     p.add_argument(
         "--valid", action="store_true", help="curve on a validation split carved from train"
     )
+    p.add_argument("--valid-size", type=float, default=0.1,
+                   help="with --valid: share of each user's train items carved out (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", default=None)
     p.add_argument("--json", default=None)
@@ -84,7 +86,7 @@ def main(argv=None) -> dict:
     ds = gr.datasets.load("gowalla", root=args.root)
     train, target = ds.train, ds.test
     if args.valid:
-        sp = gr.splits.validation_split(ds.train, 0.1, random_state=args.seed)
+        sp = gr.splits.validation_split(ds.train, args.valid_size, random_state=args.seed)
         train, target = sp.train, sp.valid
     params = dict(SETTINGS[args.model])
     if args.epochs:
@@ -109,6 +111,7 @@ def main(argv=None) -> dict:
         "params": params,
         "device": str(model._device),
         "valid": args.valid,
+        "valid_size": args.valid_size if args.valid else None,
         "threads": torch.get_num_threads(),
         "curve": curve,
         "fit_minutes": round(fit_s / 60, 3),
