@@ -163,10 +163,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--compare-pyg", action="store_true")
     p.add_argument("--neg-pool", type=int, default=0,
-                   help="time our pool-BPR step with this pool (the Gowalla recipe: 2048); PyG keeps BPR")
+                   help="time our pool-BPR step with this pool (the Gowalla recipe: 2048)")
     p.add_argument("--hard", type=int, default=0, help="with --neg-pool: hardest pool items per user")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
+    if args.compare_pyg and args.neg_pool:
+        p.error("--compare-pyg times equal work (BPR, one negative per positive): drop --neg-pool")
     if args.threads:
         torch.set_num_threads(args.threads)
     import graphrec as gr
