@@ -17,9 +17,9 @@ of train cannot reproduce (for example a split by time within each user).
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
+from jobs import write_json
 
 import graphrec as gr
 
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"| {name} | {d['residual_variance']:.2f} | "
               + " | ".join(f"{b['share_sd']:.3f}" for b in d["buckets"]) + " |")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(args.json, out)
     return out
 
 

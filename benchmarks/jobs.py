@@ -41,6 +41,7 @@ __all__ = [
     "run_job",
     "source_revision",
     "versions",
+    "write_json",
 ]
 
 FULL_DATASETS = ("gowalla", "lastfm", "movielens-small")
@@ -61,6 +62,14 @@ def pyg_budget_cap(dataset: str, quick: bool) -> float:
 UNRECORDED_BUDGET = 120.0
 #: ks reported everywhere
 KS = (10, 20)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented JSON: to a temporary file first, then renamed into place."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.replace(path)
 
 
 def peak_memory_mb() -> float:

@@ -23,7 +23,7 @@ import torch
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
-from jobs import curve_callback
+from jobs import curve_callback, write_json
 from settings import SETTINGS as RECORDED
 
 # The Gowalla recipes recorded in benchmarks/settings.py (one source for both scripts).
@@ -126,8 +126,7 @@ def main(argv=None) -> dict:
         model.save(args.save)
     print(json.dumps({k: v for k, v in out.items() if k != "curve"}), flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(args.json, out)
     return out
 
 

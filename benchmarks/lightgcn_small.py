@@ -14,6 +14,8 @@ import json
 import time
 import warnings
 
+from jobs import write_json
+
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
 BASE = {"embedding_dim": 64, "batch_size": 2048, "epochs": 60, "lr": 1e-2, "lr_decay": "cosine"}
@@ -75,8 +77,7 @@ def main(argv=None):
             print(name, model, json.dumps(res), flush=True)
             out[f"{name}/{model}"] = res
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(args.json, out)
     return out
 
 

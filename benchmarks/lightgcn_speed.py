@@ -19,21 +19,16 @@ full ranking of every test user with train items masked (graphrec.evaluate).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import sys
 import time
 import warnings
 
 import numpy as np
 import torch
+from jobs import peak_memory_mb, write_json
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def graphrec_stepper(ds, batch: int, dim: int, layers: int, neg_pool: int = 0, hard: int = 0):
@@ -197,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         out[f"ratio_vs_pyg_{mode}"] = timed[f"pyg_{mode}_step_s"] / timed["graphrec_step_s"]
         out[f"paired_ratio_vs_pyg_{mode}"] = timed[f"pyg_{mode}_paired_ratio"]
     out.update(time_eval(ds, ours.module))
-    out["peak_rss_mb"] = _peak_mb()
+    out["peak_rss_mb"] = peak_memory_mb()
     out["load_after"] = os.getloadavg()
     print(f"{'what':34s} {'value':>10s}")
     for k, v in out.items():
@@ -206,8 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             print(f"{k:34s} {v!s:>10s}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_json(args.json, out)
     return out
 
 

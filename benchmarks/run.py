@@ -20,7 +20,6 @@ benchmarks/peers.py. ``main(argv)`` is what ``graphrec benchmark`` calls.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from jobs import run_job
+from jobs import run_job, write_json
 
 __all__ = ["format_table", "main", "run_one"]
 
@@ -62,9 +61,7 @@ def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, roo
         if result["kind"] == "graphrec":
             model.save(target / "model")
             result["model_path"] = str(target / "model")
-        tmp = target / "results.json.tmp"
-        tmp.write_text(json.dumps(result, indent=1, default=str))
-        tmp.replace(target / "results.json")
+        write_json(target / "results.json", result)
     return result
 
 

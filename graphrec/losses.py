@@ -103,7 +103,8 @@ class _PoolBPR(torch.autograd.Function):
                 g_pos[start:end] = -row * u
                 g_pool.addmm_(sig.T, u)
         scale = 1.0 / (b * (hard or p))
-        ctx.save_for_backward(g_users.mul_(scale), g_pos.mul_(scale), g_pool.mul_(scale))
+        if need_grad:
+            ctx.save_for_backward(g_users.mul_(scale), g_pos.mul_(scale), g_pool.mul_(scale))
         return (total * scale).to(users.dtype)
 
     @staticmethod

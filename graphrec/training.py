@@ -117,7 +117,9 @@ def cpu_threads(n: int | None = None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def batch_rows(batch: Batch, n_users: int, *, reg: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+def batch_rows(
+    batch: Batch, n_users: int, *, reg: float = 0.0, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The node rows a batch scores and the L2 weight of each (None without ``reg``).
 
     Rows are the batch's users, then its positive items, then its negatives
@@ -132,7 +134,7 @@ def batch_rows(batch: Batch, n_users: int, *, reg: float = 0.0) -> tuple[torch.T
     if not reg:
         return rows, None
     n_neg = len(j) if batch.shared else b * max(batch.negatives.shape[-1], 1)
-    weights = torch.empty(len(rows), dtype=torch.float32, device=rows.device)
+    weights = torch.empty(len(rows), dtype=dtype, device=rows.device)
     weights[: 2 * b] = 1.0 / (2 * b)
     weights[2 * b :] = 1.0 / (2 * n_neg)
     return rows, weights
@@ -216,11 +218,11 @@ def batch_loss(
     total, data_loss : Tensor
         The loss to minimise and its data part (without the L2 term).
     """
-    rows, weights = batch_rows(batch, n_users, reg=reg)
+    rows, weights = batch_rows(batch, n_users, reg=reg, dtype=ego.dtype)
     data = batch_objective(final[rows], batch, loss=loss, temperature=temperature, hard=hard)
     if weights is None:
         return data, data
-    penalty = (ego[rows].square().sum(1) * weights.to(ego.dtype)).sum()
+    penalty = (ego[rows].square().sum(1) * weights).sum()
     return data + reg * penalty, data
 
 
@@ -247,9 +249,7 @@ def train_step(
         The loss is NaN or infinite (the learning rate is the usual cause).
     """
     inner = _unwrap(module)
-    rows, weights = batch_rows(batch, inner.n_users, reg=reg)
-    if weights is not None:
-        weights = weights.to(inner.ego.dtype)
+    rows, weights = batch_rows(batch, inner.n_users, reg=reg, dtype=inner.ego.dtype)
     scored, penalty = module(rows, weights)
     data = batch_objective(scored, batch, loss=loss, temperature=temperature, hard=hard)
     total = data + reg * penalty if weights is not None else data
