@@ -158,3 +158,38 @@ def test_peer_status_says_why(name):
 
     ok, why = peer_status(name)
     assert ok or "pip install" in why
+
+
+def test_within_user_auc_matches_pairwise_count():
+    import numpy as np
+    from gowalla_split_check import within_user_auc
+
+    ds = gr.datasets.synthetic(n_users=40, n_items=60, interactions_per_user=12, random_state=3)
+    score = np.random.default_rng(0).standard_normal(ds.train.n_items)
+    held, rest = ds.test.to_csr(), ds.train.to_csr()
+    per_user = []
+    for u in range(held.shape[0]):
+        a = score[held.indices[held.indptr[u]:held.indptr[u + 1]]]
+        b = score[rest.indices[rest.indptr[u]:rest.indptr[u + 1]]]
+        if len(a) and len(b):
+            per_user.append((a[:, None] > b[None, :]).mean())
+    assert within_user_auc(ds.test, ds.train, score) == pytest.approx(np.mean(per_user))
+    assert within_user_auc(ds.test, ds.train, -score) == pytest.approx(1 - np.mean(per_user))
+
+
+@pytest.mark.parametrize("effect", ["random", "newness"])
+def test_dispersed_carve_sizes_and_dispersion(effect):
+    import numpy as np
+    from gowalla_split_check import _dispersion, dispersed_carve
+
+    train = gr.datasets.synthetic(n_users=600, n_items=200, interactions_per_user=30, random_state=1).train
+    split, beta, disp = dispersed_carve(train, 0.2, 1.8, seed=0, effect=effect)
+    assert split.train.nnz + split.test.nnz == train.nnz
+    held = set(zip(split.test.user_idx.tolist(), split.test.item_idx.tolist()))
+    assert not held & set(zip(split.train.user_idx.tolist(), split.train.item_idx.tolist()))
+    expected = np.floor(0.2 * train.user_degrees + 0.5)  # rounded half up, as random_holdout
+    np.testing.assert_array_equal(split.test.user_degrees, expected)
+    assert beta > 0
+    assert disp["residual_variance"] == pytest.approx(1.8, abs=0.05)
+    again = _dispersion(split.test.item_degrees.astype(float), train.item_degrees.astype(float))
+    assert again["residual_variance"] == pytest.approx(disp["residual_variance"])

@@ -272,7 +272,7 @@ def test_train_distributed_under_torchrun(tmp_path):
         "--device", "cpu", "--out", str(tmp_path / "m"), "--checkpoint-dir", str(tmp_path / "ck"),
         "--distributed", "--dist-timeout", "60",
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert isinstance(gr.load(tmp_path / "m"), gr.MF)
     assert (tmp_path / "ck" / "LATEST").exists()
