@@ -52,6 +52,29 @@ def independent_check(model, root) -> dict:
     return {k: float(v) for k, v in res.items()}
 
 
+def user_uncertainty(model, test, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Standard error and bootstrap 95% interval (over test users) of Recall/NDCG@20.
+
+    How far the test split's own sampling noise lets a single figure be read: a
+    threshold inside the interval cannot be told apart from the figure.
+    """
+    import numpy as np
+
+    import graphrec as gr
+
+    per_user = gr.evaluate(model, test, k=(20,), per_user=True)["per_user"]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(per_user), size=(n_boot, len(per_user)), dtype=np.int32)
+    out = {}
+    for name in ("recall@20", "ndcg@20"):
+        x = per_user[name].to_numpy()
+        boot = x[draws].mean(axis=1)
+        low, high = np.percentile(boot, [2.5, 97.5])
+        out[name] = {"mean": float(x.mean()), "se": float(x.std(ddof=1) / np.sqrt(len(x))),
+                     "ci95": [float(low), float(high)]}
+    return out
+
+
 def main(argv=None) -> dict:
     import graphrec as gr
     from graphrec.models.lightgcn import LightGCN
@@ -86,7 +109,9 @@ def main(argv=None) -> dict:
     if args.check_saved:
         import graphrec as gr
 
-        res = independent_check(gr.load(args.check_saved), args.root)
+        model = gr.load(args.check_saved)
+        res = independent_check(model, args.root)
+        res["uncertainty"] = user_uncertainty(model, gr.datasets.load("gowalla", root=args.root).test)
         print(json.dumps(res))
         return res
     if args.threads:

@@ -193,3 +193,20 @@ def test_dispersed_carve_sizes_and_dispersion(effect):
     assert disp["residual_variance"] == pytest.approx(1.8, abs=0.05)
     again = _dispersion(split.test.item_degrees.astype(float), train.item_degrees.astype(float))
     assert again["residual_variance"] == pytest.approx(disp["residual_variance"])
+
+
+def test_user_uncertainty_brackets_the_figure():
+    import numpy as np
+    from lightgcn_gowalla import user_uncertainty
+
+    ds = gr.datasets.synthetic(n_users=300, n_items=80, interactions_per_user=10, random_state=0)
+    model = gr.Popularity().fit(ds.train)
+    out = user_uncertainty(model, ds.test, n_boot=200)
+    per_user = gr.evaluate(model, ds.test, k=(20,), per_user=True)["per_user"]
+    for name in ("recall@20", "ndcg@20"):
+        x = per_user[name].to_numpy()
+        assert out[name]["mean"] == pytest.approx(x.mean())
+        assert out[name]["se"] == pytest.approx(x.std(ddof=1) / np.sqrt(len(x)))
+        low, high = out[name]["ci95"]
+        assert low < x.mean() < high
+        assert high - low == pytest.approx(4 * out[name]["se"], rel=0.3)
