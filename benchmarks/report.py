@@ -235,19 +235,25 @@ def update_results_md(path: Path, generated: str) -> None:
 
 def write_reports(suite: dict[str, Any], out: Path, *, results_md: Path | None = None,
                   plots_dir: Path | None = None) -> dict[str, Path]:
-    """Write OUT/suite.json, OUT/suite.md, the plots and (when given) RESULTS.md's generated part."""
+    """Write OUT/suite.json, OUT/suite.md, the plots and (when given) RESULTS.md's generated part.
+
+    The plots and RESULTS.md are left alone until at least one job has finished ok.
+    """
     out = Path(out)
     paths = {"json": out / "suite.json", "md": out / "suite.md"}
     tmp = paths["json"].with_suffix(".json.tmp")
     tmp.write_text(json.dumps(suite, indent=1, default=str))
     tmp.replace(paths["json"])
+    # A run in which no job has finished (every dataset missing, say) keeps the recorded
+    # RESULTS.md tables and plots rather than replacing them with a table of skips.
+    any_ok = any(r.get("status") == "ok" for r in suite["results"])
     plots: list[Path] = []
-    if plots_dir is not None:
+    if plots_dir is not None and any_ok:
         from plots import write_plots
 
         plots = write_plots(suite["results"], Path(plots_dir))
     paths["md"].write_text(suite_markdown(suite, plots, relative_to=out))
-    if results_md is not None:
+    if results_md is not None and any_ok:
         update_results_md(Path(results_md), suite_markdown(suite, plots, relative_to=Path(results_md).parent))
         paths["results_md"] = Path(results_md)
     return paths

@@ -210,3 +210,20 @@ def test_user_uncertainty_brackets_the_figure():
         low, high = out[name]["ci95"]
         assert low < x.mean() < high
         assert high - low == pytest.approx(4 * out[name]["se"], rel=0.3)
+
+
+def test_a_run_without_finished_jobs_keeps_results_md(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    report.update_results_md(path, "recorded table")
+    before = path.read_text()
+    skipped = {"dataset": "gowalla", "model": "lightgcn", "status": "skipped", "reason": "dataset not found"}
+    (tmp_path / "out").mkdir()
+    suite = {"mode": "full", "command": "x", "started": "now", "n_jobs": 1, "finished": True, "n_ok": 0,
+             "machine": {"cpu": "X", "cores": 2, "memory_gb": 8, "torch_threads": 2, "platform": "linux"},
+             "versions": {"graphrec": "0.1.0"}, "elapsed_seconds": 1, "results": [skipped]}
+    report.write_reports(suite, tmp_path / "out", results_md=path, plots_dir=tmp_path / "plots")
+    assert path.read_text() == before
+    assert "dataset not found" in (tmp_path / "out" / "suite.md").read_text()
+    suite["results"].append(_fake_result("gowalla", "popularity", 0.04))
+    report.write_reports(suite, tmp_path / "out", results_md=path, plots_dir=tmp_path / "plots")
+    assert "recorded table" not in path.read_text()
