@@ -17,7 +17,10 @@ from typing import Any
 # benchmarks/RESULTS.md. Also tried on validation and not adopted: weight averaging of the
 # last half (0.2027), L2 3e-4 (0.1972 at 50 epochs). Hard negatives for the
 # whole of a 20-epoch schedule scored higher on that validation split (0.2077) but lower on
-# test (0.1792, peak 0.1826 at epoch 8): see benchmarks/RESULTS.md.
+# test (0.1792, peak 0.1826 at epoch 8): see benchmarks/RESULTS.md. Neither a 21% carve nor
+# 21% carves with item-level overdispersion like the test split's (random or time-like item
+# effects, fourth session) ranked that pair, or 50 against 60 epochs, the way test does; the
+# recipe was left as chosen.
 _LIGHTGCN_GOWALLA = {
     "embedding_dim": 64, "n_layers": 3, "loss": "bpr", "neg_pool": 2048, "hard_negatives": 64,
     "hard_fraction": 0.15, "lr": 1e-2, "lr_decay": "cosine", "reg": 1e-4, "epochs": 60,

@@ -227,3 +227,11 @@ def test_a_run_without_finished_jobs_keeps_results_md(tmp_path):
     suite["results"].append(_fake_result("gowalla", "popularity", 0.04))
     report.write_reports(suite, tmp_path / "out", results_md=path, plots_dir=tmp_path / "plots")
     assert "recorded table" not in path.read_text()
+
+
+def test_dispersed_carve_rejects_an_unknown_effect():
+    from gowalla_split_check import dispersed_carve
+
+    train = gr.datasets.synthetic(n_users=50, n_items=40, random_state=0).train
+    with pytest.raises(ValueError, match="effect"):
+        dispersed_carve(train, 0.2, 1.5, effect="time")
