@@ -8,7 +8,11 @@ Usage::
 The recipe (SETTINGS) is fixed in advance; the test curve is printed for the
 record only (nothing is selected on test). With ``--valid`` 10% of each user's
 train items are carved out and the curve is computed on them instead: that is
-how the epoch budget in SETTINGS was chosen.
+how the epoch budget in SETTINGS was chosen. ``--valid-dispersion 1.79
+[--valid-effect newness]`` carves with the item-level overdispersion of the
+published test split instead of uniformly (see gowalla_split_check.dispersed_carve);
+``--check-saved DIR`` also prints the standard error and a bootstrap 95% interval
+of the saved model's test figures.
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ def main(argv=None) -> dict:
     p.add_argument("--check-saved", default=None, metavar="DIR",
                    help="only run the independent evaluator on a saved model (e.g. from benchmarks/run.py)")
     args = p.parse_args(argv)
+    if args.valid_dispersion is not None and not args.valid:
+        p.error("--valid-dispersion carves a validation split: use it with --valid")
     if args.check_saved:
         import graphrec as gr
 
