@@ -83,8 +83,9 @@ class _PoolBPR(torch.autograd.Function):
         need_grad = any(ctx.needs_input_grad)
         pos = (users * pos_items).sum(1, keepdim=True)
         total = users.new_zeros((), dtype=torch.float64)
-        g_users, g_pos = torch.empty_like(users), torch.empty_like(pos_items)
-        g_pool = torch.zeros_like(pool)
+        if need_grad:
+            g_users, g_pos = torch.empty_like(users), torch.empty_like(pos_items)
+            g_pool = torch.zeros_like(pool)
         rows = max(1, _POOL_BLOCK // max(p, 1))
         for start in range(0, b, rows):
             end = min(start + rows, b)

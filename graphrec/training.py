@@ -523,7 +523,12 @@ def fit_embeddings(
 
 
 class _WeightAverage:
-    """Running mean of a parameter's states (stochastic weight averaging)."""
+    """Running mean of a parameter's states (stochastic weight averaging).
+
+    Written by hand rather than with ``torch.optim.swa_utils.AveragedModel``: that
+    deep-copies the whole module (the adjacency buffers included) and averages every
+    parameter, where only the ego table is trained and needs one extra tensor.
+    """
 
     def __init__(self, param: torch.Tensor) -> None:
         self.param, self.mean, self.count = param, None, 0
