@@ -66,6 +66,21 @@ class Recommender(BaseEstimator):
         ValueError
             Empty training data, bad hyperparameters, or ``valid`` on other IdMaps.
         """
+        self._begin_fit(train, valid)
+        try:
+            self._fit(train, valid)
+        except BaseException:
+            self._clear_fitted()
+            raise
+        return self
+
+    def _begin_fit(self, train: Interactions, valid: Interactions | None) -> None:
+        """Everything :meth:`fit` does before ``_fit``: check inputs and hyperparameters,
+        forget any earlier fit, and record the training data's id maps and seen items.
+
+        Data-parallel training (:mod:`graphrec.distributed`) calls this too, so both
+        paths validate and reset alike.
+        """
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be Interactions, got {type(train).__name__}")
         if train.nnz == 0:
@@ -76,20 +91,18 @@ class Recommender(BaseEstimator):
             if valid.n_users != train.n_users or valid.n_items != train.n_items:
                 raise ValueError("valid must share train's IdMaps (same users and items)")
         self._check_params()
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, name)
+        self._clear_fitted()
         self.users_: IdMap = train.users
         self.items_: IdMap = train.items
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
         self.seen_: sp.csr_array = train.to_csr()
-        try:
-            self._fit(train, valid)
-        except BaseException:
-            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-                delattr(self, name)
-            raise
-        return self
+
+    def _clear_fitted(self) -> None:
+        """Drop every fitted attribute (public names ending in ``_``) and derived caches."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+        self.__dict__.pop("_tensor_cache", None)
 
     def _check_params(self) -> None:
         """Validate hyperparameters; raise ValueError naming the parameter."""
