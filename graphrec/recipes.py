@@ -1,13 +1,38 @@
-"""Recorded hyperparameters per model and dataset: the settings behind RESULTS.md.
+"""Recorded recipes: the hyperparameters per model and dataset behind the published figures.
+
+The one home of the settings that ``graphrec benchmark``, ``benchmarks/`` (the
+suite behind ``benchmarks/RESULTS.md``) and ``graphrec demo`` run with. Part of
+the application layer: plain data and two lookups, no library logic, and no
+library module imports it.
 
 ``SETTINGS[model][dataset]`` holds the constructor arguments ("*" applies to
 datasets without an entry); ``QUICK[model]`` shrinks budgets for smoke tests.
-Each entry says where its figures come from.
+Each entry says where its figures come from. The demo runs the ``"sample"``
+recipe of each model under the wall-clock budgets in ``DEMO_BUDGETS``
+(:func:`demo_settings`).
+
+Examples
+--------
+>>> settings_for("graphfilter", "sample")
+{'n_components': 128, 'alpha': 0.3, 'random_state': 0}
+>>> demo_settings("lightgcn")["time_budget"]
+35.0
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+__all__ = [
+    "DEMO_BUDGETS",
+    "DEMO_DATASET",
+    "DEMO_FAST",
+    "QUICK",
+    "SETTINGS",
+    "demo_settings",
+    "has_recorded_settings",
+    "settings_for",
+]
 
 # The recipe family fixed in the first session (BPR over a shared 2,048-item pool, each user's
 # 64 hardest pool items for the first 15% of training, cosine lr), its length chosen on a
@@ -56,13 +81,15 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     # GF-CF's published setting (256 singular vectors, alpha 0.3); MovieLens chose 128 on
-    # validation (benchmarks/deepwalk_small_sweep.py).
+    # validation (a sweep script, benchmarks/deepwalk_small_sweep.py, removed in issue 15;
+    # git history keeps it).
     "graphfilter": {
         "*": {"n_components": 256, "alpha": 0.3, "random_state": 0},
         "movielens-small": {"n_components": 128, "alpha": 0.3, "random_state": 0},
         "sample": {"n_components": 128, "alpha": 0.3, "random_state": 0},
     },
-    # Epochs from sweeps (benchmarks/deepwalk_bench.py, deepwalk_small_sweep*.py).
+    # Epochs from sweeps (benchmarks/deepwalk_bench.py; the deepwalk_small_sweep*.py scripts
+    # were removed in issue 15, git history keeps them).
     "deepwalk": {
         "gowalla": {"epochs": 10},
         "*": {"epochs": 5},
@@ -83,10 +110,88 @@ QUICK: dict[str, dict[str, Any]] = {
 }
 
 
+#: the dataset whose recipes the demo runs (the bundled MovieLens sample)
+DEMO_DATASET = "sample"
+#: wall-clock budgets (seconds) the demo adds to the recipes, sized for the whole demo to
+#: take ~1.5 min on 2 busy CPU cores (scaled by ``graphrec demo --fast``)
+DEMO_BUDGETS: dict[str, dict[str, Any]] = {
+    "mf": {"time_budget": 15.0},
+    "lightgcn": {"time_budget": 35.0},
+}
+#: overrides of a demo run with budgets scaled down (``graphrec demo --fast``)
+DEMO_FAST: dict[str, dict[str, Any]] = {"graphfilter": {"n_components": 64}}
+
+
 def settings_for(model: str, dataset: str, quick: bool = False) -> dict[str, Any]:
-    """The recorded hyperparameters of ``model`` on ``dataset`` (quick overrides applied)."""
+    """The recorded hyperparameters of ``model`` on ``dataset``.
+
+    Parameters
+    ----------
+    model : str
+        Registry name (``"lightgcn"``, ``"graphfilter"``, ...).
+    dataset : str
+        Dataset name; a dataset without its own entry gets the model's ``"*"`` entry.
+    quick : bool, default False
+        Apply the smoke-test overrides of ``QUICK``.
+
+    Returns
+    -------
+    dict
+        Constructor arguments (a fresh copy; empty for an unknown model).
+
+    Examples
+    --------
+    >>> settings_for("lightgcn", "gowalla")["epochs"]
+    60
+    >>> settings_for("mf", "lastfm", quick=True)["epochs"]
+    2
+    """
     per = SETTINGS.get(model, {})
     params = dict(per.get(dataset, per.get("*", {})))
     if quick:
         params.update(QUICK.get(model, {}))
+    return params
+
+
+def has_recorded_settings(model: str, dataset: str) -> bool:
+    """Whether ``SETTINGS`` records a recipe of ``model`` for ``dataset`` (or for "*").
+
+    Examples
+    --------
+    >>> has_recorded_settings("popularity", "gowalla"), has_recorded_settings("nosuch", "gowalla")
+    (True, False)
+    """
+    per = SETTINGS.get(model, {})
+    return dataset in per or "*" in per
+
+
+def demo_settings(model: str, *, fast: bool = False) -> dict[str, Any]:
+    """What ``graphrec demo`` trains ``model`` with: its ``"sample"`` recipe plus the demo's budget.
+
+    ``random_state`` is left out: the demo sets its own seed.
+
+    Parameters
+    ----------
+    model : str
+        Registry name.
+    fast : bool, default False
+        Apply ``DEMO_FAST`` (the demo with scaled-down budgets).
+
+    Returns
+    -------
+    dict
+        Constructor arguments (budgets not yet scaled).
+
+    Examples
+    --------
+    >>> demo_settings("graphfilter")
+    {'n_components': 128, 'alpha': 0.3}
+    >>> demo_settings("graphfilter", fast=True)["n_components"]
+    64
+    """
+    params = settings_for(model, DEMO_DATASET)
+    params.pop("random_state", None)
+    params.update(DEMO_BUDGETS.get(model, {}))
+    if fast:
+        params.update(DEMO_FAST.get(model, {}))
     return params
