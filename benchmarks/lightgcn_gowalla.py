@@ -28,18 +28,19 @@ import torch
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
 from jobs import curve_callback, write_json
-from settings import SETTINGS as RECORDED
 
-# The Gowalla recipes recorded in benchmarks/settings.py (one source for both scripts).
+from graphrec.recipes import SETTINGS as RECORDED
+
+# The Gowalla recipes recorded in graphrec/recipes.py (one source for the library, the CLI and benchmarks).
 SETTINGS = {name: RECORDED[name]["gowalla"] for name in ("lightgcn", "mf")}
 
 
 def independent_check(model, root) -> dict:
     """Recall/NDCG@20 of the fitted model by the library-free evaluator of
-    graph_filter_common.py, from the raw train.txt/test.txt (raw ids, not IdMaps)."""
+    independent_eval.py, from the raw train.txt/test.txt (raw ids, not IdMaps)."""
     import numpy as np
-    from graph_filter_common import evaluate as plain_evaluate
-    from graph_filter_common import load_gowalla
+    from independent_eval import evaluate as plain_evaluate
+    from independent_eval import load_gowalla
 
     import graphrec as gr
 

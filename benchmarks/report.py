@@ -65,7 +65,7 @@ def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if any("†" in _label(r) for r in ok):
-        lines.append("† no settings recorded in benchmarks/settings.py: class defaults, training time capped.")
+        lines.append("† no settings recorded in graphrec/recipes.py: class defaults, training time capped.")
     for r in ok:
         if r.get("time_cap"):
             lines.append(f"‡ {r['model']}: recorded settings, but {r['time_cap']}.")
@@ -207,7 +207,7 @@ _TEMPLATE = """# graphrec benchmark results
 
 Every number between the suite markers below is written by `python benchmarks/run.py --full`
 (the command, date, machine and versions are stated with the tables); nothing there is
-edited by hand. Settings come from `benchmarks/settings.py` (graphrec models) and
+edited by hand. Settings come from `graphrec/recipes.py` (graphrec models) and
 `benchmarks/peers.py` (peer recipes).
 
 {begin}

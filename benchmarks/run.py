@@ -13,13 +13,16 @@ Usage::
     python benchmarks/run.py --full --dataset lastfm  # the suite restricted to some datasets/models
     python benchmarks/run.py --full --resume          # rerun only jobs without an ok result
 
-Settings per (model, dataset) come from benchmarks/settings.py; peer recipes from
-benchmarks/peers.py. ``main(argv)`` is what ``graphrec benchmark`` calls.
+Settings per (model, dataset) come from graphrec/recipes.py; peer recipes from
+benchmarks/peers.py. A single run of a graphrec model is :func:`graphrec.benchmark.run_one`
+(what ``graphrec benchmark`` runs, also from an installed package); this script adds the
+peers, the PyG step comparison and the suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from jobs import run_job, write_json
+from jobs import run_job
+
+from graphrec import benchmark
+from graphrec.benchmark import format_curve, format_table
 
 __all__ = ["format_table", "main", "run_one"]
 
@@ -50,19 +56,15 @@ def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, roo
     """
     if compare_pyg_steps and model_name != "lightgcn":
         raise ValueError(f"--compare-pyg applies to --model lightgcn, not {model_name!r}")
-    target = None if out is None else Path(out) / dataset / model_name
-    result, model = run_job(dataset, model_name, quick=quick, root=root, seed=seed,
-                            cache_dir=None if out is None else Path(out) / dataset, time_cap=time_cap,
-                            curve_every=curve_every)
-    if compare_pyg_steps:
-        result["pyg_step_comparison"] = compare_pyg(dataset, result["settings"], compare_pyg_steps, root)
-    if target is not None:
-        target.mkdir(parents=True, exist_ok=True)
-        if result["kind"] == "graphrec":
-            model.save(target / "model")
-            result["model_path"] = str(target / "model")
-        write_json(target / "results.json", result)
-    return result
+
+    def job(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+        result, model = run_job(*args, **kwargs)
+        if compare_pyg_steps:
+            result["pyg_step_comparison"] = compare_pyg(dataset, result["settings"], compare_pyg_steps, root)
+        return result, model
+
+    return benchmark.run_one(dataset, model_name, quick=quick, out=out, root=root, seed=seed, time_cap=time_cap,
+                             curve_every=curve_every, job=job)
 
 
 def compare_pyg(dataset: str, settings: dict[str, Any], steps: int, root: str | None) -> dict[str, Any]:
@@ -94,26 +96,6 @@ def compare_pyg(dataset: str, settings: dict[str, Any], steps: int, root: str | 
         out[f"paired_ratio_vs_pyg_{mode}"] = paired
         print(f"| PyG LightGCN ({mode}) | {theirs:.3f} | {theirs / ours:.2f} | {paired:.2f} |")
     return out
-
-
-def format_table(results: list[dict[str, Any]]) -> str:
-    """A Markdown table of the headline figures of single runs."""
-    cols = ["recall@20", "ndcg@20", "precision@20", "map@20", "recall@10", "ndcg@10", "coverage@20"]
-    head = "| dataset | model | " + " | ".join(cols) + " | fit s | eval s | peak MB |"
-    lines = [head, "|" + "---|" * (len(cols) + 5)]
-    for r in results:
-        m = r["metrics"]
-        vals = " | ".join(f"{m.get(c, float('nan')):.4f}" for c in cols)
-        lines.append(f"| {r['dataset']} | {r['model']} | {vals} | {r['fit_seconds']:.1f} | "
-                     f"{r['eval_seconds']:.1f} | {r['peak_memory_mb']:.0f} |")
-    return "\n".join(lines)
-
-
-def format_curve(curve: list[dict[str, Any]]) -> str:
-    """The Recall@20-vs-minutes curve of one run as a Markdown table."""
-    lines = ["| epoch | minutes | Recall@20 | NDCG@20 |", "|---|---|---|---|"]
-    lines += [f"| {p['epoch']} | {p['minutes']:.1f} | {p['recall@20']:.4f} | {p['ndcg@20']:.4f} |" for p in curve]
-    return "\n".join(lines)
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -192,8 +174,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(argv: list[str] | None) -> str:
+    """The command line as recorded in the report: paths inside the checkout relative to it, and
+    absolute paths outside it shortened to their last part (no machine's folders in RESULTS.md)."""
     args = sys.argv[1:] if argv is None else list(argv)
-    return " ".join(["python benchmarks/run.py", *args])
+    return " ".join(["python benchmarks/run.py", *map(_portable, args)])
+
+
+def _portable(arg: str) -> str:
+    if not os.path.isabs(arg):
+        return arg
+    path = Path(arg).resolve()
+    try:
+        return str(path.relative_to(HERE.parent))
+    except ValueError:
+        return f"<{path.name}>"
 
 
 if __name__ == "__main__":

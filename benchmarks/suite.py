@@ -35,7 +35,8 @@ from jobs import (
     source_revision,
     versions,
 )
-from settings import settings_for
+
+from graphrec.recipes import settings_for
 
 __all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "graphrec_models", "plan", "print_plan", "run_suite", "skip_reason"]
 
