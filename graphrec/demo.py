@@ -5,7 +5,10 @@ network), trains the registered models among LightGCN, MF, GraphFilter and
 Popularity under time budgets, evaluates them with the full-ranking protocol, lists
 top-10 recommendations with titles for a few users with and without diversity
 re-ranking, draws the neighbourhood of one user (PNG and interactive HTML) and writes
-a Markdown report. The steps are the public functions of :mod:`graphrec.workflow`.
+a Markdown report. The steps are the public functions of :mod:`graphrec.workflow`;
+the hyperparameters are the recorded recipes of :mod:`graphrec.recipes` for the sample
+(each model's ``"sample"`` entry) plus the demo's time budgets. Application layer: no
+library module imports it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -24,6 +28,7 @@ import pandas as pd
 from graphrec.data.datasets import load as load_dataset
 from graphrec.models import get_model_class
 from graphrec.models.base import Recommender
+from graphrec.recipes import DEMO_FAST, demo_settings
 from graphrec.workflow import (
     build_model,
     evaluate_model,
@@ -39,19 +44,12 @@ logger = logging.getLogger(__name__)
 
 #: models the demo compares, in the order they are trained (unregistered ones are skipped)
 DEMO_MODELS = ("popularity", "mf", "graphfilter", "lightgcn")
-#: hyperparameters per model: the small-dataset recipes of benchmarks/settings.py ("*"),
-#: under time budgets sized for the whole demo to take ~1.5 min on 2 busy CPU cores
-DEMO_SETTINGS: dict[str, dict[str, Any]] = {
-    "popularity": {},
-    "mf": {"embedding_dim": 64, "batch_size": 2048, "epochs": 60, "lr": 0.01, "lr_decay": "cosine",
-           "neg_pool": 1024, "initial_loss": "infonce", "initial_fraction": 0.2, "time_budget": 15.0},
-    "graphfilter": {"n_components": 256, "alpha": 0.3},
-    "lightgcn": {"embedding_dim": 64, "n_layers": 3, "batch_size": 2048, "epochs": 60, "lr": 0.01,
-                 "lr_decay": "cosine", "neg_pool": 1024, "hard_negatives": 32, "hard_fraction": 0.15,
-                 "time_budget": 35.0},
-}
+#: hyperparameters per model, derived (read-only view): the recorded recipe on the sample
+#: (:func:`graphrec.recipes.demo_settings`) plus the demo's time budget; the recipes live in
+#: :mod:`graphrec.recipes` alone
+DEMO_SETTINGS: Mapping[str, dict[str, Any]] = MappingProxyType({name: demo_settings(name) for name in DEMO_MODELS})
 #: overrides when the budgets are scaled down (``budget_scale < 1``, ``graphrec demo --fast``)
-FAST_SETTINGS: dict[str, dict[str, Any]] = {"graphfilter": {"n_components": 64}}
+FAST_SETTINGS: Mapping[str, dict[str, Any]] = MappingProxyType(dict(DEMO_FAST))
 _BUDGET_KEYS = ("time_budget",)
 METRIC_COLUMNS = ("recall@20", "ndcg@20", "precision@20", "recall@10", "ndcg@10", "coverage@20")
 
@@ -73,7 +71,7 @@ class DemoResult:
     seconds : dict of str to float
         Wall time per stage and in total.
     notes : list of str
-        Steps skipped and why (a model not registered, plotly missing, ...).
+        Steps skipped and why (a model not registered).
     """
 
     metrics: pd.DataFrame
@@ -99,9 +97,7 @@ def demo_models(names: Sequence[str] = DEMO_MODELS) -> tuple[list[str], list[str
 def _settings(name: str, scale: float) -> dict[str, Any]:
     known = get_model_class(name)().get_params()
     params = {}
-    settings = dict(DEMO_SETTINGS.get(name, {}))
-    if scale < 1:
-        settings.update(FAST_SETTINGS.get(name, {}))
+    settings = demo_settings(name, fast=scale < 1)
     for key, value in settings.items():
         if key not in known:
             logger.warning("demo setting %s=%r is not a %s hyperparameter; skipped", key, value, name)
@@ -156,8 +152,9 @@ def run_demo(
     rerank : {"mmr", "dpp"}
         Diversity re-ranker shown beside the plain ranking.
     budget_scale : float, default 1.0
-        Multiplies the epochs and time budgets of :data:`DEMO_SETTINGS` (0.1 for a
-        smoke run); below 1, :data:`FAST_SETTINGS` also apply.
+        Multiplies the epochs and time budgets of the recipes
+        (:func:`graphrec.recipes.demo_settings`; 0.1 for a smoke run); below 1, the
+        overrides of ``graphrec.recipes.DEMO_FAST`` also apply.
     random_state : int
     device : str
     verbose : bool
@@ -171,7 +168,7 @@ def run_demo(
 
     Examples
     --------
-    >>> res = run_demo("/tmp/gr-demo", models=["popularity"], budget_scale=0.1)  # doctest: +SKIP
+    >>> res = run_demo("gr-demo", models=["popularity"], budget_scale=0.1)  # doctest: +SKIP
     >>> res.metrics.loc["popularity", "recall@20"] > 0  # doctest: +SKIP
     True
     """
@@ -219,19 +216,16 @@ def run_demo(
     plain = recommend_table(model, shown, k, item_info=info)
     plain["rerank"] = "none"
     frames.append(plain)
-    try:
-        reranked = recommend_table(model, shown, k, item_info=info, rerank=make_reranker(rerank, model, info))
-        reranked["rerank"] = rerank
-        frames.append(reranked)
-    except ImportError:
-        notes.append("diversity re-ranking skipped: graphrec.rerank is not available")
+    reranked = recommend_table(model, shown, k, item_info=info, rerank=make_reranker(rerank, model, info))
+    reranked["rerank"] = rerank
+    frames.append(reranked)
     recs = pd.concat(frames, ignore_index=True)
     recs["genre"] = _genres(recs, info, model)
     seconds["recommend"] = time.perf_counter() - t0
 
     files = {"model": save_model(model, out / "model", item_info=info, data={"source": "sample"})}
     t0 = time.perf_counter()
-    files.update(_draw(model, shown[0], k, info, out, notes))
+    files.update(_draw(model, shown[0], k, info, out))
     seconds["visualise"] = time.perf_counter() - t0
 
     table.to_csv(out / "metrics.csv")
@@ -244,23 +238,14 @@ def run_demo(
     return result
 
 
-def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path, notes: list[str]) -> dict[str, Path]:
-    """Neighbourhood PNG and HTML of ``user``; notes instead of files when viz is missing."""
-    files: dict[str, Path] = {}
-    try:
-        from graphrec import viz
-    except ImportError as exc:
-        notes.append(f"neighbourhood pictures skipped: graphrec.viz is not available ({exc})")
-        return files
+def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """Neighbourhood PNG and HTML of ``user`` (matplotlib and plotly are imported here, when drawn)."""
+    from graphrec import viz
+
     u = int(model.users_.to_index([user])[0])
-    fig = viz.neighborhood(model, user=u, k=k, item_info=info)
-    files["neighborhood_png"] = Path(viz.save_figure(fig, out / "neighborhood.png"))
-    try:
-        viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html")
-        files["neighborhood_html"] = out / "neighborhood.html"
-    except ImportError as exc:
-        notes.append(f"interactive HTML skipped: {exc}")
-    return files
+    png = Path(viz.save_figure(viz.neighborhood(model, user=u, k=k, item_info=info), out / "neighborhood.png"))
+    viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html")
+    return {"neighborhood_png": png, "neighborhood_html": out / "neighborhood.html"}
 
 
 def _write_report(res: DemoResult, ds: Any, out: Path) -> Path:

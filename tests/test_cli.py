@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shutil
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from graphrec.cli import _param_value, main
+from graphrec.cli import main
+from graphrec.cli.parser import param_value
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -133,7 +135,7 @@ def test_toml_config(capsys, tmp_path):
     "text, value", [("3", 3), ("0.5", 0.5), ("true", True), ("[1, 2]", [1, 2]), ("bpr", "bpr"), ("none", None)]
 )
 def test_param_values(text, value):
-    assert _param_value(text) == value
+    assert param_value(text) == value
 
 
 def test_demo_fast(capsys, tmp_path):
@@ -144,7 +146,6 @@ def test_demo_fast(capsys, tmp_path):
 
 
 def test_viz_neighborhood_png(capsys, model_dir, tmp_path):
-    pytest.importorskip("graphrec.viz")
     out = tmp_path / "nb.png"
     code, _, err = run(capsys, "viz", "neighborhood", "--model", str(model_dir), "--user", "1",
                        "--k", "3", "--out", str(out))
@@ -153,7 +154,6 @@ def test_viz_neighborhood_png(capsys, model_dir, tmp_path):
 
 
 def test_viz_embeddings_needs_an_embedding_model(capsys, model_dir, tmp_path):
-    pytest.importorskip("graphrec.viz")
     code, _, err = run(capsys, "viz", "embeddings", "--model", str(model_dir), "--out", str(tmp_path / "e.png"))
     assert code == 1 and "Traceback" not in err
 
@@ -182,10 +182,43 @@ def test_bad_config(capsys, tmp_path):
     assert code == 2 and "not valid TOML" in error_line(err)
 
 
-def test_benchmark_json(capsys):
-    code, out, err = run(capsys, "benchmark", "--dataset", "sample", "--model", "popularity", "--quick", "--json")
+def test_benchmark_json(capsys, tmp_path):
+    code, out, err = run(capsys, "benchmark", "--dataset", "sample", "--model", "popularity", "--quick", "--json",
+                         "--out", str(tmp_path))
     assert code == 0, err
-    assert json.loads(out)[0]["metrics"]["recall@20"] > 0
+    result = json.loads(out)[0]
+    assert result["metrics"]["recall@20"] > 0 and result["settings_source"] == "graphrec/recipes.py"
+    assert json.loads((tmp_path / "sample" / "popularity" / "results.json").read_text())["status"] == "ok"
+    assert (tmp_path / "sample" / "popularity" / "model" / "meta.json").is_file()
+
+
+def test_benchmark_unknown_model_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "benchmark", "--dataset", "sample", "--model", "nosuch", "--quick")
+    assert code == 2 and "unknown model" in error_line(err)
+
+
+def test_benchmark_from_an_installed_package(tmp_path):
+    """`graphrec benchmark` needs no source checkout: the package alone, copied away from benchmarks/."""
+    package = Path(__file__).resolve().parents[1] / "graphrec"
+    site = tmp_path / "site"
+    shutil.copytree(package, site / "graphrec", ignore=shutil.ignore_patterns("__pycache__"))
+    work = tmp_path / "work"
+    work.mkdir()
+    code = (
+        "import sys, graphrec\n"
+        f"assert graphrec.__file__.startswith({str(site)!r}), graphrec.__file__\n"
+        "from graphrec.cli import main\n"
+        "rc = main(['-q', 'benchmark', '--dataset', 'sample', '--model', 'popularity', '--quick', '--json'])\n"
+        "assert not [m for m in sys.modules if m in ('jobs', 'run', 'suite', 'peers')], 'benchmarks/ was used'\n"
+        "sys.exit(rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)[0]
+    assert result["metrics"]["recall@20"] > 0 and result["model"] == "popularity"
+    assert not (site / "benchmarks").exists() and not (tmp_path / "benchmarks").exists()
 
 
 # ---------------------------------------------------------------------- bad input

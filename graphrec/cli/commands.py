@@ -1,202 +1,29 @@
-"""The ``graphrec`` command line: argparse over :mod:`graphrec.workflow` and :mod:`graphrec.demo`.
+"""The commands of ``graphrec``: one ``cmd_<name>(args) -> exit status`` per sub-command.
 
-Exit codes: 0 success, 1 a runtime error (missing file or column, unknown user, ...),
-2 a usage error (bad flags, unknown model or dataset name, ``--k 0``). Errors print one
-line naming the problem and the fix; ``--debug`` shows the traceback instead.
-See ``docs/cli.md``.
+Each command imports the library modules it needs when it runs (torch, pandas and the
+models are heavy; ``graphrec datasets`` needs only :mod:`graphrec.data.datasets`), and
+raises :class:`UsageError` for a wrong command line; :func:`graphrec.cli.main` turns
+errors into one line and an exit status.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
 import sys
-import traceback
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["UsageError", "build_parser", "main"]
+from graphrec.cli.parser import MODEL_FLAGS, param_value
 
-MODEL_FLAGS = ("epochs", "embedding_dim", "time_budget")
+__all__ = ["COMMANDS", "UsageError", "dumps", "env_flag", "one_line"]
 
 
 class UsageError(Exception):
     """The command line itself is wrong (exit status 2)."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
-def _param_value(text: str) -> Any:
-    """A --param value: TOML literal (1, 0.5, true, [1, 2], "x"), else the bare string."""
-    import tomllib
-
-    if text.lower() in ("none", "null"):
-        return None
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-# ---------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``graphrec`` (one sub-parser per command)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress bars or progress lines")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the Python traceback on errors")
-    data = argparse.ArgumentParser(add_help=False)
-    g = data.add_argument_group("data (a dataset name or a CSV/TSV/Parquet file)")
-    g.add_argument("--dataset", "--data", dest="dataset", metavar="NAME|PATH",
-                   help="e.g. sample, movielens-small, gowalla, or ratings.csv")
-    g.add_argument("--root", help="data root for named datasets (default: $GRAPHREC_DATA, ../shared/data)")
-    g.add_argument("--download", action="store_true", default=None, help="fetch a missing named dataset")
-    g.add_argument("--user-col", help="user id column of a file (default user_id)")
-    g.add_argument("--item-col", help="item id column of a file (default item_id)")
-    g.add_argument("--rating-col", help="rating/weight column")
-    g.add_argument("--time-col", help="timestamp column (then the split holds out each user's latest rows)")
-    g.add_argument("--title-col", help="item title column")
-    g.add_argument("--min-rating", type=float, help="keep ratings >= this as implicit feedback")
-    g.add_argument("--test-size", type=float, help="fraction held out per user (default 0.2)")
-    hp = argparse.ArgumentParser(add_help=False)
-    h = hp.add_argument_group("model hyperparameters")
-    h.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="any hyperparameter (repeatable), e.g. -p n_layers=2 -p lr=0.005")
-    h.add_argument("--config", metavar="TOML", help="TOML file: model = ..., data options, [params] table")
-    h.add_argument("--epochs", type=_positive_int)
-    h.add_argument("--embedding-dim", type=_positive_int)
-    h.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop training after this long")
-    h.add_argument("--seed", type=int, help="random_state of the model and the split (default 0)")
-    h.add_argument("--device", help="auto, cpu or cuda[:n] (default auto)")
-
-    parser = argparse.ArgumentParser(prog="graphrec", description="Graph-based recommendation from the command line.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars or progress lines")
-    parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
-    from graphrec import __version__
-
-    parser.add_argument("--version", action="version", version=f"graphrec {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def add(name: str, help_: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_, parents=[common, *parents])
-
-    p = add("demo", "train and compare models on the bundled MovieLens sample; write a report")
-    p.add_argument("--out", default="graphrec-demo", help="output folder (default ./graphrec-demo)")
-    p.add_argument("--fast", action="store_true", help="a few seconds of training per model (smoke run)")
-    p.add_argument("--models", nargs="+", metavar="NAME", help="models to compare (default: all registered)")
-    p.add_argument("--user", nargs="+", action="extend", metavar="ID", help="MovieLens user ids to show")
-    p.add_argument("--rerank", choices=("mmr", "dpp"), default="mmr")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-
-    p = add("datasets", "list the named datasets and where they were found")
-    p.add_argument("--root", help="look only here")
-    p.add_argument("--json", action="store_true")
-
-    add("models", "list the models and their hyperparameters")
-
-    p = add("train", "fit a model and save it (with item titles) to a folder", data, hp)
-    p.add_argument("model", nargs="?", help="model name (see `graphrec models`); or model = ... in --config")
-    p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument(
-        "--distributed",
-        action="store_true",
-        help="data-parallel fit (LightGCN, MF) in each rank of a torchrun job: "
-        "torchrun --nproc_per_node N -m graphrec train ... --distributed",
-    )
-    p.add_argument("--checkpoint-dir", help="with --distributed: rank 0 saves epoch checkpoints here")
-    p.add_argument(
-        "--dist-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="with --distributed: a crashed or hung rank fails the job after this long",
-    )
-
-    p = add("evaluate", "full-ranking metrics of a saved model (or of a model trained on the fly)", data, hp)
-    p.add_argument("--model", required=True, metavar="DIR|NAME", help="a saved model folder, or a model name")
-    p.add_argument("--k", type=_positive_int, nargs="+", default=[10, 20], help="cut-offs (default 10 20)")
-    p.add_argument("--out", help="write the results as JSON to this file")
-    p.add_argument("--json", action="store_true", help="print JSON")
-
-    p = add("recommend", "top-k items for users of a saved model", data)
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--user", required=True, nargs="+", action="extend", metavar="ID")
-    p.add_argument("--k", type=_positive_int, default=10)
-    p.add_argument("--rerank", choices=("mmr", "dpp"), help="diversity re-ranking")
-    p.add_argument("--explain", action="store_true", help="add the user's item that leads to each one")
-    p.add_argument("--json", action="store_true", help="print JSON records: user, rank, item, score, title")
-
-    p = add("similar", "items most similar to given items (cosine of embeddings)", data)
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--item", required=True, nargs="+", action="extend", metavar="ID")
-    p.add_argument("--k", type=_positive_int, default=10)
-    p.add_argument("--json", action="store_true")
-
-    p = add("viz", "draw a user's neighbourhood or an embedding map", data)
-    p.add_argument("view", choices=("neighborhood", "embeddings"))
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--user", help="neighborhood: the user id at the centre")
-    p.add_argument("--item", help="neighborhood: an item id at the centre instead")
-    p.add_argument("--k", type=_positive_int, default=10, help="recommendations drawn")
-    p.add_argument("--hops", type=_positive_int, default=2)
-    p.add_argument("--kind", choices=("item", "user"), default="item", help="embeddings: which vectors")
-    p.add_argument("--color", default="genre", help="embeddings: genre, popularity or community")
-    p.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca")
-    p.add_argument("--out", help="file to write: .png, .svg, .pdf or .html (default <view>.png)")
-
-    p = add("benchmark", "run benchmarks/run.py: recorded settings per (model, dataset)")
-    p.add_argument("--dataset", nargs="+", default=["sample"], metavar="NAME")
-    p.add_argument("--model", nargs="+", default=["popularity"], metavar="NAME")
-    p.add_argument("--quick", action="store_true", help="small budgets (smoke test)")
-    p.add_argument("--out", type=Path, default=None, help="write results.json and models here")
-    p.add_argument("--root")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    return parser
-
-
-# ---------------------------------------------------------------------- main
-def main(argv: list[str] | None = None) -> int:
-    """Run ``graphrec`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code or 0)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    if not args.debug:  # torch's notes on its beta sparse CSR tensors are noise on a command line
-        warnings.filterwarnings("ignore", message="Sparse (invariant checks|CSR tensor support)")
-    try:
-        return int(COMMANDS[args.command](args) or 0)
-    except KeyboardInterrupt:
-        print("graphrec: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
-        if args.debug:
-            traceback.print_exc()
-        code = 2 if isinstance(exc, UsageError) else 1
-        kind = "usage error" if code == 2 else "error"
-        print(f"graphrec {args.command}: {kind}: {one_line(exc)}", file=sys.stderr)
-        return code
 
 
 def one_line(exc: BaseException) -> str:
@@ -234,7 +61,7 @@ DATA_KEYS = ("dataset", "root", "download", "user_col", "item_col", "rating_col"
 CONFIG_KEYS = {"model", "params", "seed", "device", *MODEL_FLAGS, *DATA_KEYS}
 
 
-def _say(args: argparse.Namespace):
+def _say(args: argparse.Namespace) -> Callable[[str], None]:
     return (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
 
 
@@ -307,7 +134,7 @@ def _build(args: argparse.Namespace, cfg: dict[str, Any], name: str) -> Any:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise UsageError(f"--param takes NAME=VALUE, got {item!r} (e.g. --param n_layers=2)")
-        params[key.strip()] = _param_value(value.strip())
+        params[key.strip()] = param_value(value.strip())
     try:
         return build_model(name, params, random_state=_opt(args, cfg, "seed", 0),
                            device=_opt(args, cfg, "device"), verbose=not args.quiet)
@@ -364,7 +191,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from graphrec.datasets import available
+    from graphrec.data.datasets import available
 
     table = available(args.root)
     if args.json:
@@ -461,10 +288,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     saved = _saved(args.model)
     info = _item_info(args, saved)
     users = _labels(saved.model, args.user, "user")
-    try:
-        reranker = make_reranker(args.rerank, saved.model, info)
-    except ImportError as exc:
-        raise RuntimeError(f"re-ranking is not available in this graphrec ({exc})") from exc
+    reranker = make_reranker(args.rerank, saved.model, info)
     frame = recommend_table(saved.model, users, args.k, item_info=info, rerank=reranker, explain=args.explain)
     _print_frame(frame, args.json)
     return 0
@@ -483,10 +307,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
-    try:
-        from graphrec import viz
-    except ImportError as exc:
-        raise RuntimeError(f"visualisation is not available in this graphrec ({exc})") from exc
+    from graphrec import viz
+
     saved = _saved(args.model)
     model, info = saved.model, _item_info(args, saved)
     out = Path(args.out or f"{args.view}.png")
@@ -510,25 +332,23 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    import runpy
+    from graphrec.benchmark import format_table, run_one
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-    if not script.is_file():
-        raise RuntimeError(f"graphrec benchmark needs a source checkout: {script} not found")
     for name in args.model:
         _model_class(name)
-    bench = runpy.run_path(str(script), run_name="graphrec_benchmark")
     results = []
     for dataset in args.dataset:
         for name in args.model:
             _say(args)(f"benchmark: {name} on {dataset} ({'quick' if args.quick else 'full'})")
             try:
-                results.append(bench["run_one"](dataset, name, quick=args.quick, out=args.out,
-                                                root=args.root, seed=args.seed))
+                results.append(run_one(dataset, name, quick=args.quick, out=args.out, root=args.root,
+                                       seed=args.seed, time_cap=args.time_cap))
             except KeyError as exc:
                 raise UsageError(one_line(exc)) from exc
-    print(dumps(results) if args.json else bench["format_table"](results))
+    print(dumps(results) if args.json else format_table(results))
     return 0
 
 
-COMMANDS = {name[4:]: fn for name, fn in list(globals().items()) if name.startswith("cmd_")}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    name[4:]: fn for name, fn in list(globals().items()) if name.startswith("cmd_")
+}
