@@ -18,7 +18,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import graphrec as gr
-import graphrec.datasets
 from graphrec import explain, viz
 
 
