@@ -11,6 +11,8 @@ a pool of K negatives shared by the batch).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 
@@ -278,5 +280,5 @@ def l2_regularization(*embeddings: torch.Tensor, batch_size: int | None = None) 
         batch_size = embeddings[0].shape[0] if embeddings[0].ndim else 1
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    total = sum(e.square().sum() for e in embeddings)
+    total = cast(torch.Tensor, sum(e.square().sum() for e in embeddings))  # never empty: checked
     return total / (2 * batch_size)

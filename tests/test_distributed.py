@@ -8,7 +8,6 @@ in well under a minute on a 2-core machine.
 from __future__ import annotations
 
 import datetime
-import inspect
 import json
 import os
 import re
@@ -136,15 +135,34 @@ def test_time_budget_stops_every_rank_after_the_epoch_that_exceeds_it() -> None:
 
 
 @pytest.mark.parametrize("name", ["LightGCN", "MF"])
-def test_every_hyperparameter_reaches_the_engine_or_the_module(name: str) -> None:
-    # the engine grows options; they must reach fit_embeddings (by name) or be handled here
-    from graphrec.distributed.fit import CONSUMED
-    from graphrec.models.mf import MF
-    from graphrec.training import fit_embeddings
+def test_every_engine_setting_reaches_the_engine(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # fit_distributed hands the model's whole TrainConfig to the engine (only the batch becomes
+    # per-rank and the budget moves to rank 0's clock): a new engine field needs no change there
+    import dataclasses
 
-    model = {"LightGCN": LightGCN, "MF": MF}[name]()
-    accepted = set(inspect.signature(fit_embeddings).parameters)
-    assert set(model.get_params()) <= accepted | CONSUMED
+    from graphrec import training
+    from graphrec.models.mf import MF
+    from graphrec.training import TrainConfig
+
+    seen: list[TrainConfig] = []
+    real = training.fit_embeddings
+
+    def spy(module: Any, train: Any, config: TrainConfig, **kw: Any) -> Any:
+        seen.append(config)
+        return real(module, train, config, **kw)
+
+    monkeypatch.setattr(training, "fit_embeddings", spy)
+    ds = gr.datasets.synthetic(n_users=30, n_items=20, random_state=0)
+    settings = {"loss": "bpr", "n_negatives": 2, "neg_pool": 0, "hard_fraction": 0.5, "initial_loss": "bce",
+                "initial_fraction": 0.25, "temperature": 0.2, "reg": 1e-3, "lr": 0.02, "lr_warmup": 2,
+                "lr_decay": "linear", "lr_min_ratio": 0.1, "average_fraction": 0.5, "epochs": 2, "batch_size": 64,
+                "patience": 3, "eval_every": 2}
+    model = {"LightGCN": LightGCN, "MF": MF}[name](embedding_dim=4, device="cpu", random_state=0, **settings)
+    fit_distributed(model, ds.train, timeout=30)
+    assert len(seen) == 1
+    expect = dataclasses.replace(model._train_config(), time_budget=None)
+    assert seen[0] == expect
+    assert {f.name for f in dataclasses.fields(TrainConfig)} - {"hard_negatives", "time_budget"} == set(settings)
 
 
 def test_fit_distributed_rejects_other_models() -> None:

@@ -190,7 +190,7 @@ def test_weight_averaging_keeps_the_mean_of_the_last_epochs(checkerboard):
 
 
 def test_weight_averaging_validates_and_restores_the_mean(checkerboard):
-    train, valid = checkerboard
+    train, _ = checkerboard
     mod = _module(train, layers=1)
     states = []
 

@@ -10,17 +10,16 @@ checkpoints. All ranks end with bit-identical parameters (checked).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import inspect
 import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,6 +36,7 @@ from graphrec.distributed.context import (
     init_distributed,
 )
 from graphrec.distributed.evaluation import evaluate_distributed
+from graphrec.training import TrainableModel
 
 __all__ = ["DistributedResult", "fit_distributed"]
 
@@ -87,7 +87,7 @@ def _counting_allreduce(state: dict[str, int], bucket):  # type: ignore[no-untyp
     buf = bucket.buffer()
     state["bytes"] += buf.numel() * buf.element_size()
     state["calls"] += 1
-    return allreduce_hook(None, bucket)
+    return allreduce_hook(None, bucket)  # type: ignore[arg-type]  # None: the default group
 
 
 def _digest(t: torch.Tensor, ctx: DistributedContext) -> list[str]:
@@ -166,15 +166,13 @@ def fit_distributed(
     >>> (res.world_size, len(m.history_), m.user_embeddings_.shape)
     (1, 2, (40, 8))
     """
-    if not all(hasattr(model, a) for a in ("_layer_weights", "_store", "_adjacency")):
-        raise TypeError(f"fit_distributed trains LightGCN or MF, got {type(model).__name__}")
+    _check_trainable(model)
     ctx = init_distributed(getattr(model, "device", "auto"), backend, timeout=timeout)
     try:
         result = _fit(model, train, valid, ctx, Path(checkpoint_dir) if checkpoint_dir else None,
                       checkpoint_every, keep_checkpoints, callbacks)
     except BaseException as exc:
-        for name in [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]:
-            delattr(model, name)  # as Recommender.fit: no half-fitted model
+        model._clear_fitted()  # as Recommender.fit: no half-fitted model
         if not isinstance(exc, RuntimeError) or not _is_comm_failure(exc):  # gloo/NCCL: DistError or RuntimeError
             raise
         raise DistributedError(
@@ -186,48 +184,49 @@ def fit_distributed(
     return result
 
 
+def _check_trainable(model: Any) -> None:
+    if not isinstance(model, TrainableModel):
+        raise TypeError(f"fit_distributed trains LightGCN or MF (a graphrec.training.TrainableModel), "
+                        f"got {type(model).__name__}")
+
+
 def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: DistributedContext, ckpt: Path | None,
          every: int, keep: int, callbacks: Sequence[Callable[[dict[str, Any]], bool | None]]) -> DistributedResult:
     from torch.nn.parallel import DistributedDataParallel
 
-    from graphrec.models.lightgcn import PropagationModule
     from graphrec.training import fit_embeddings
     from graphrec.utils import torch_generator
 
-    model._check_params()
-    # what Recommender.fit sets before _fit
-    for name in [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]:
-        delattr(model, name)
-    model.users_, model.items_ = train.users, train.items
-    model.n_users_, model.n_items_ = train.n_users, train.n_items
-    model.seen_ = train.to_csr()
+    model._begin_fit(train, valid)  # Recommender.fit's checks, reset and bookkeeping
+    config = model._train_config()
     seed = model.random_state
     if seed is None:  # one fresh seed, shared
-        seed = int(_gather_sum([np.random.SeedSequence().entropy % 2**52 if ctx.rank == 0 else 0], ctx)[0])
-    weights = model._layer_weights()
-    adjacency = model._adjacency(train, ctx.device) if len(weights) > 1 else None
-    module = PropagationModule(train.n_users, train.n_items, model.embedding_dim, adjacency, weights,
-                               init_std=model.init_std, generator=torch_generator(int(seed)), device=ctx.device)
+        entropy = cast(int, np.random.SeedSequence().entropy)  # an int when drawn from the OS
+        seed = int(_gather_sum([entropy % 2**52 if ctx.rank == 0 else 0], ctx)[0])
+    module = model._build_module(train, ctx.device, torch_generator(int(seed)))
     ddp = DistributedDataParallel(module, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
     comm = {"bytes": 0, "calls": 0}
     ddp.register_comm_hook(comm, _counting_allreduce)
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
-    state = {"out_of_time": False, "checkpoint": None}
+    out_of_time = False
+    written: Path | None = None
 
     def sync_loss(record: dict[str, Any]) -> None:
         record["loss"] = float(_gather_sum([record["loss"]], ctx)[0] / ctx.world_size)
         records.append(dict(record))
 
     def checkpoint(record: dict[str, Any]) -> None:
+        nonlocal written
         if ckpt is not None and ctx.rank == 0 and record["epoch"] % every == 0:
-            _snapshot(model, module, records, "checkpoint")
-            state["checkpoint"] = _write_checkpoint(model, ckpt, f"epoch-{record['epoch']:04d}", keep)
+            model._finish_training(module, records, "checkpoint")
+            written = _write_checkpoint(model, ckpt, f"epoch-{record['epoch']:04d}", keep)
 
     def budget(record: dict[str, Any]) -> bool:
-        flag = float(time.perf_counter() - start >= model.time_budget) if ctx.rank == 0 else 0.0
-        state["out_of_time"] = bool(_gather_sum([flag], ctx)[0])
-        return state["out_of_time"]
+        nonlocal out_of_time
+        flag = float(time.perf_counter() - start >= config.time_budget) if ctx.rank == 0 else 0.0
+        out_of_time = bool(_gather_sum([flag], ctx)[0])
+        return out_of_time
 
     validate = None
     if valid is not None and valid.nnz > 0:
@@ -235,53 +234,20 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
             model._store(module)
             return {k: v for k, v in evaluate_distributed(model, valid, k=(20,)).items() if "@" in k}
 
-    cbs = [sync_loss, checkpoint] + ([budget] if model.time_budget else []) + list(callbacks)
-    kwargs = engine_kwargs(model, fit_embeddings)
-    kwargs.update(batch_size=max(1, math.ceil(model.batch_size / ctx.world_size)), time_budget=None,
-                  validate=validate, random_state=np.random.default_rng(int(seed)),
-                  verbose=bool(model.verbose) and ctx.rank == 0, callbacks=cbs, rank=ctx.rank,
-                  world_size=ctx.world_size)
-    if "desc" in inspect.signature(fit_embeddings).parameters:
-        kwargs["desc"] = type(model).__name__
-    result = fit_embeddings(ddp, train, **kwargs)
-    stopped = "time_budget" if state["out_of_time"] else result.stopped
+    cbs = [sync_loss, checkpoint] + ([budget] if config.time_budget else []) + list(callbacks)
+    # batch_size is the global batch; the budget is checked above, on rank 0's clock
+    local = dataclasses.replace(config, batch_size=max(1, math.ceil(config.batch_size / ctx.world_size)),
+                                time_budget=None)
+    result = fit_embeddings(ddp, train, local, validate=validate, random_state=np.random.default_rng(int(seed)),
+                            verbose=bool(model.verbose) and ctx.rank == 0, callbacks=cbs, rank=ctx.rank,
+                            world_size=ctx.world_size, desc=type(model).__name__)
+    stopped = "time_budget" if out_of_time else result.stopped
     digests = _digest(module.ego, ctx)
     if len(set(digests)) != 1:
         raise DistributedError(f"ranks ended with different parameters (sha256 per rank: {digests})")
-    _snapshot(model, module, result.history, stopped, result.best_epoch)
+    model._finish_training(module, result.history, stopped, result.best_epoch)
     if ckpt is not None and ctx.rank == 0:
-        state["checkpoint"] = _write_checkpoint(model, ckpt, "final", keep + 1)
+        written = _write_checkpoint(model, ckpt, "final", keep + 1)
     dist.barrier()
     return DistributedResult(ctx.rank, ctx.world_size, ctx.backend, result.history, result.best_epoch, stopped,
-                             time.perf_counter() - start, comm["bytes"], comm["calls"], state["checkpoint"])
-
-
-#: hyperparameters that fit_distributed consumes itself (module, seed, device, scoring)
-CONSUMED = frozenset({"embedding_dim", "n_layers", "layer_weights", "init_std", "random_state", "device",
-                      "similarity"})
-
-
-def engine_kwargs(model: Any, engine: Callable[..., Any]) -> dict[str, Any]:
-    """The model's hyperparameters that ``engine`` (``fit_embeddings``) takes, by name.
-
-    LightGCN and MF name their training hyperparameters after the engine's
-    keywords, so new ones are forwarded without a change here. Others that are
-    neither forwarded nor in :data:`CONSUMED` are reported with a warning.
-    """
-    accepted = inspect.signature(engine).parameters
-    params = model.get_params(deep=False)
-    ignored = sorted(set(params) - set(accepted) - CONSUMED)
-    if ignored:
-        warnings.warn(f"fit_distributed does not know the hyperparameters {ignored} of {type(model).__name__}; "
-                      "they are ignored", RuntimeWarning, stacklevel=3)
-    return {k: v for k, v in params.items() if k in accepted and k not in CONSUMED}
-
-
-def _snapshot(model: Any, module: torch.nn.Module, history: list[dict[str, Any]], stopped: str,
-              best_epoch: int | None = None) -> None:
-    """Set the fitted attributes a one-process fit sets (embeddings, history)."""
-    model._store(module)
-    model.history_ = [dict(h) for h in history]
-    model.loss_history_ = [h["loss"] for h in history]
-    model.best_epoch_ = best_epoch
-    model.stopped_ = stopped
+                             time.perf_counter() - start, comm["bytes"], comm["calls"], written)

@@ -11,6 +11,7 @@ about five times faster than autograd's generic sparse backward.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,9 @@ from numpy.typing import NDArray
 from graphrec.data.interactions import Interactions
 from graphrec.exceptions import TrainingError
 from graphrec.graph import normalized_adjacency, to_torch_csr
-from graphrec.losses import LOSSES
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.retrieval import SIMILARITIES
-from graphrec.training import LR_DECAYS, fit_embeddings
+from graphrec.training import TrainableModel, engine_parameters, fit_embeddings
 from graphrec.utils import check_positive_float, check_positive_int, numpy_rng, torch_generator
 
 __all__ = ["LightGCN", "PropagationModule", "propagate"]
@@ -116,8 +116,8 @@ def _combine_block(
     last = len(weights) - 1
     for k, w in enumerate(weights[1:], start=1):
         if k == last:  # accumulate the last layer inside the product: no extra buffer
-            return torch.addmm(out, adjacency, h, alpha=w)
-        h = adjacency @ h
+            return torch.addmm(out, adjacency, h, alpha=w)  # type: ignore[arg-type]  # set with > 1 weight
+        h = adjacency @ h  # type: ignore[operator]
         out = out.add_(h, alpha=w)
     return out
 
@@ -184,8 +184,14 @@ class PropagationModule(torch.nn.Module):
         return _RowPropagation.apply(self.ego, self.adjacency, weights, rows, reg_weights)
 
 
-class _GraphEmbeddingModel(EmbeddingRecommender):
-    """Shared fit for LightGCN and MF: build the module, run the engine, keep numpy arrays."""
+class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
+    """Shared fit for LightGCN and MF: build the module, run the engine, keep numpy arrays.
+
+    The engine's hyperparameters are :class:`graphrec.training.TrainConfig`'s fields
+    (published by :func:`graphrec.training.engine_parameters` on each subclass); the
+    rest of the fit is the same for every subclass, which only says which layer
+    weights it propagates with.
+    """
 
     def _layer_weights(self) -> tuple[float, ...]:
         raise NotImplementedError
@@ -214,76 +220,49 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
         """
         self._callbacks = tuple(callbacks)
         try:
-            return super().fit(train, valid)
+            super().fit(train, valid)
+            return self
         finally:
             self._callbacks = ()
 
     def _default_similarity(self) -> str:
         if self.similarity is not None:
-            return self.similarity
+            return str(self.similarity)
         return "cosine" if self.loss == "infonce" else "dot"
 
     def _check_params(self) -> None:
         check_positive_int(self.embedding_dim, "embedding_dim")
-        check_positive_int(self.epochs, "epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.n_negatives, "n_negatives")
-        check_positive_int(self.neg_pool, "neg_pool", minimum=0)
-        check_positive_int(self.lr_warmup, "lr_warmup", minimum=0)
-        check_positive_int(self.eval_every, "eval_every")
-        check_positive_float(self.lr, "lr")
-        check_positive_float(self.reg, "reg", allow_zero=True)
-        check_positive_float(self.temperature, "temperature")
+        self._train_config()  # validates the engine's settings
         check_positive_float(self.init_std, "init_std")
-        check_positive_int(self.hard_negatives, "hard_negatives", minimum=0)
-        if self.hard_negatives and (
-            self.loss != "bpr" or not self.neg_pool or self.hard_negatives > self.neg_pool
-        ):
-            raise ValueError(
-                f"hard_negatives={self.hard_negatives!r} needs loss='bpr' and 0 < hard_negatives <= neg_pool "
-                f"(got loss={self.loss!r}, neg_pool={self.neg_pool!r})"
-            )
-        for name in ("hard_fraction", "initial_fraction", "lr_min_ratio", "average_fraction"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
-        if self.initial_loss is not None and self.initial_loss not in LOSSES:
-            raise ValueError(
-                f"initial_loss must be None or one of {LOSSES}, got {self.initial_loss!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.lr_decay not in LR_DECAYS:
-            raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
         if self.similarity is not None and self.similarity not in SIMILARITIES:
             raise ValueError(
                 f"similarity must be None or one of {SIMILARITIES}, got {self.similarity!r}"
             )
-        if self.time_budget is not None:
-            check_positive_float(self.time_budget, "time_budget")
-        if self.patience is not None:
-            check_positive_int(self.patience, "patience")
         self._layer_weights()  # validates n_layers / layer_weights
 
-    def _adjacency(self, train: Interactions, device: torch.device) -> torch.Tensor | None:
-        return to_torch_csr(normalized_adjacency(train), device=device)
-
-    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        device = self._device
+    def _build_module(
+        self, train: Interactions, device: torch.device, generator: torch.Generator
+    ) -> PropagationModule:
+        """A fresh :class:`PropagationModule` over ``train``'s normalised graph."""
         weights = self._layer_weights()
-        adjacency = self._adjacency(train, device) if len(weights) > 1 else None
-        seed = self.random_state
-        gen = torch_generator(None if seed is None else int(seed))
-        rng = numpy_rng(seed)
-        module = PropagationModule(
+        adjacency = None
+        if len(weights) > 1:
+            adjacency = to_torch_csr(normalized_adjacency(train), device=device)
+        return PropagationModule(
             train.n_users,
             train.n_items,
             self.embedding_dim,
             adjacency,
             weights,
             init_std=self.init_std,
-            generator=gen,
+            generator=generator,
             device=device,
+        )
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        seed = self.random_state
+        module = self._build_module(
+            train, self._device, torch_generator(None if seed is None else int(seed))
         )
         validate = None
         if valid is not None and valid.nnz > 0:
@@ -292,45 +271,25 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
         result = fit_embeddings(
             module,
             train,
-            loss=self.loss,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            n_negatives=self.n_negatives,
-            neg_pool=self.neg_pool,
-            hard_negatives=self.hard_negatives,
-            hard_fraction=self.hard_fraction,
-            initial_loss=self.initial_loss,
-            initial_fraction=self.initial_fraction,
-            lr=self.lr,
-            reg=self.reg,
-            temperature=self.temperature,
-            lr_warmup=self.lr_warmup,
-            lr_decay=self.lr_decay,
-            lr_min_ratio=self.lr_min_ratio,
-            average_fraction=self.average_fraction,
-            time_budget=self.time_budget,
+            self._train_config(),
             validate=validate,
-            eval_every=self.eval_every,
-            patience=self.patience,
-            random_state=rng,
+            random_state=numpy_rng(seed),
             verbose=self.verbose,
             callbacks=hooks,
             desc=type(self).__name__,
         )
-        self._store(module)
-        self.history_ = result.history
-        self.loss_history_ = [h["loss"] for h in result.history]
-        self.best_epoch_ = result.best_epoch
-        self.stopped_ = result.stopped
+        self._finish_training(module, result.history, result.stopped, result.best_epoch)
 
-    def _hook(self, module: PropagationModule, callback: Any):
-        def hook(record: dict) -> bool:
+    def _hook(self, module: torch.nn.Module, callback: Any) -> Callable[[dict[str, Any]], bool]:
+        def hook(record: dict[str, Any]) -> bool:
             self._store(module)
             return bool(callback(self, record))
 
         return hook
 
-    def _validator(self, module: PropagationModule, valid: Interactions):
+    def _validator(
+        self, module: torch.nn.Module, valid: Interactions
+    ) -> Callable[[], dict[str, float]]:
         from graphrec.evaluation import evaluate
 
         def validate() -> dict[str, float]:
@@ -340,7 +299,7 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
 
         return validate
 
-    def _store(self, module: PropagationModule) -> None:
+    def _store(self, module: torch.nn.Module) -> None:
         with torch.no_grad():
             final = module()
         if not torch.isfinite(final).all():
@@ -348,56 +307,12 @@ class _GraphEmbeddingModel(EmbeddingRecommender):
         arr = final.detach().float().cpu().numpy()
         self.user_embeddings_: NDArray[np.float32] = np.ascontiguousarray(arr[: module.n_users])
         self.item_embeddings_: NDArray[np.float32] = np.ascontiguousarray(arr[module.n_users :])
-        # the base class caches device tensors keyed by id() of these arrays; ids of freed
-        # arrays can be reused, so drop the cache whenever the embeddings change
+        # the base class caches device tensors of the embedding arrays: drop them with the arrays
         self.__dict__.pop("_tensor_cache", None)
 
 
-_TRAIN_DOC = """
-    loss : {"bpr", "bce", "infonce"}, default "bpr"
-        Training objective (:mod:`graphrec.losses`). BPR/BCE score by dot product,
-        InfoNCE by cosine over ``temperature``.
-    n_negatives : int, default 1
-        Negatives per positive, rejecting the user's seen items.
-    neg_pool : int, default 0
-        If > 0, score each batch against one shared pool of this many uniform
-        items instead (cheap many-negative BPR/InfoNCE).
-    hard_negatives : int, default 0
-        With BPR and ``neg_pool``: keep only each user's hardest pool items
-        (highest scores) in the loss, during the first ``hard_fraction`` of training.
-    hard_fraction : float, default 1.0
-        Share of training (of ``epochs`` or ``time_budget``) with hard negatives.
-    initial_loss : {None, "bpr", "bce", "infonce"}, default None
-        Loss for the first ``initial_fraction`` of training, before ``loss``
-        (InfoNCE then BPR trains MF well on Gowalla).
-    initial_fraction : float, default 0.0
-    temperature : float, default 0.1
-        InfoNCE temperature.
-    reg : float, default 1e-4
-        Weight of the L2 penalty on the batch's ego embeddings.
-    lr : float
-        Adam learning rate.
-    lr_warmup : int, default 0
-        Linear warm-up steps.
-    lr_decay : {None, "cosine", "linear"}, default None
-        Decay over ``epochs`` or ``time_budget``, whichever ends first.
-    lr_min_ratio : float, default 0.0
-        Where the decay ends, as a fraction of ``lr``.
-    average_fraction : float, default 0.0
-        Stochastic weight averaging: the fitted embeddings come from the mean of
-        the ego embeddings at the end of every epoch in the last
-        ``average_fraction`` of training (0 keeps the last state).
-    epochs : int
-        Maximum passes over the training edges.
-    batch_size : int, default 8192
-    time_budget : float, optional
-        Wall-clock seconds for the whole fit.
-    patience : int, optional
-        With ``fit(train, valid)``: stop after this many validations without a
-        better Recall@20; the best state is restored in any case.
-    eval_every : int, default 1
-        Validate every this many epochs.
-    similarity : {None, "dot", "cosine"}, default None
+#: numpydoc entries of the parameters every engine-trained embedding model shares (not the engine's)
+_MODEL_DOC = """    similarity : {None, "dot", "cosine"}, default None
         Scoring; None follows the loss (cosine for InfoNCE, else dot).
     init_std : float, default 0.1
         Standard deviation of the normal initialisation.
@@ -406,10 +321,10 @@ _TRAIN_DOC = """
     device : str, default "auto"
         "auto" (CUDA when available), "cpu" or "cuda[:n]".
     verbose : bool, default False
-        Show a progress bar.
-"""
+        Show a progress bar."""
 
 
+@engine_parameters(after="layer_weights")
 class LightGCN(_GraphEmbeddingModel):
     __doc__ = f"""LightGCN recommender (propagated embeddings, layer combination).
 
@@ -420,7 +335,9 @@ class LightGCN(_GraphEmbeddingModel):
         Propagation layers (0 gives matrix factorisation).
     layer_weights : sequence of float, optional
         ``n_layers + 1`` weights of the layer combination; default the mean.
-    {_TRAIN_DOC}
+    {{engine_parameters}}
+{_MODEL_DOC}
+
     Attributes
     ----------
     user_embeddings_ : ndarray of float32, shape (n_users, embedding_dim)
@@ -433,6 +350,11 @@ class LightGCN(_GraphEmbeddingModel):
         Epoch restored after validation.
     stopped_ : str
         Why training ended.
+
+    Notes
+    -----
+    The engine's parameters (``loss`` to ``eval_every``) are the fields of
+    :class:`graphrec.training.TrainConfig`, documented there once.
 
     Examples
     --------
@@ -449,58 +371,22 @@ class LightGCN(_GraphEmbeddingModel):
         embedding_dim: int = 64,
         n_layers: int = 3,
         layer_weights: Any = None,
-        loss: str = "bpr",
-        n_negatives: int = 1,
-        neg_pool: int = 0,
-        hard_negatives: int = 0,
-        hard_fraction: float = 1.0,
-        initial_loss: str | None = None,
-        initial_fraction: float = 0.0,
-        temperature: float = 0.1,
-        reg: float = 1e-4,
-        lr: float = 1e-2,
-        lr_warmup: int = 0,
-        lr_decay: str | None = None,
-        lr_min_ratio: float = 0.0,
-        average_fraction: float = 0.0,
-        epochs: int = 100,
-        batch_size: int = 8192,
-        time_budget: float | None = None,
-        patience: int | None = None,
-        eval_every: int = 1,
         similarity: str | None = None,
         init_std: float = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool = False,
+        **engine: Any,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.layer_weights = layer_weights
-        self.loss = loss
-        self.n_negatives = n_negatives
-        self.neg_pool = neg_pool
-        self.hard_negatives = hard_negatives
-        self.hard_fraction = hard_fraction
-        self.initial_loss = initial_loss
-        self.initial_fraction = initial_fraction
-        self.temperature = temperature
-        self.reg = reg
-        self.lr = lr
-        self.lr_warmup = lr_warmup
-        self.lr_decay = lr_decay
-        self.lr_min_ratio = lr_min_ratio
-        self.average_fraction = average_fraction
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.time_budget = time_budget
-        self.patience = patience
-        self.eval_every = eval_every
         self.similarity = similarity
         self.init_std = init_std
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self._set_engine_params(engine)
 
     def _layer_weights(self) -> tuple[float, ...]:
         n = check_positive_int(self.n_layers, "n_layers", minimum=0)

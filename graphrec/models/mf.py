@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from graphrec.models.lightgcn import _TRAIN_DOC, _GraphEmbeddingModel
+from typing import Any
+
+from graphrec.models.lightgcn import _MODEL_DOC, _GraphEmbeddingModel
+from graphrec.training import engine_parameters
 
 __all__ = ["MF"]
 
 
+@engine_parameters(after="embedding_dim")
 class MF(_GraphEmbeddingModel):
     __doc__ = f"""Matrix factorisation (BPR-MF by default): score = user vector . item vector.
 
@@ -16,12 +20,19 @@ class MF(_GraphEmbeddingModel):
     Parameters
     ----------
     embedding_dim : int, default 64
-    {_TRAIN_DOC}
+    {{engine_parameters}}
+{_MODEL_DOC}
+
     Attributes
     ----------
     user_embeddings_ : ndarray of float32, shape (n_users, embedding_dim)
     item_embeddings_ : ndarray of float32, shape (n_items, embedding_dim)
     history_, loss_history_, best_epoch_, stopped_ : see :class:`graphrec.LightGCN`
+
+    Notes
+    -----
+    The engine's parameters (``loss`` to ``eval_every``) are the fields of
+    :class:`graphrec.training.TrainConfig`, documented there once.
 
     Examples
     --------
@@ -35,56 +46,20 @@ class MF(_GraphEmbeddingModel):
         self,
         *,
         embedding_dim: int = 64,
-        loss: str = "bpr",
-        n_negatives: int = 1,
-        neg_pool: int = 0,
-        hard_negatives: int = 0,
-        hard_fraction: float = 1.0,
-        initial_loss: str | None = None,
-        initial_fraction: float = 0.0,
-        temperature: float = 0.1,
-        reg: float = 1e-4,
-        lr: float = 1e-2,
-        lr_warmup: int = 0,
-        lr_decay: str | None = None,
-        lr_min_ratio: float = 0.0,
-        average_fraction: float = 0.0,
-        epochs: int = 100,
-        batch_size: int = 8192,
-        time_budget: float | None = None,
-        patience: int | None = None,
-        eval_every: int = 1,
         similarity: str | None = None,
         init_std: float = 0.1,
         random_state: int | None = None,
         device: str = "auto",
         verbose: bool = False,
+        **engine: Any,
     ) -> None:
         self.embedding_dim = embedding_dim
-        self.loss = loss
-        self.n_negatives = n_negatives
-        self.neg_pool = neg_pool
-        self.hard_negatives = hard_negatives
-        self.hard_fraction = hard_fraction
-        self.initial_loss = initial_loss
-        self.initial_fraction = initial_fraction
-        self.temperature = temperature
-        self.reg = reg
-        self.lr = lr
-        self.lr_warmup = lr_warmup
-        self.lr_decay = lr_decay
-        self.lr_min_ratio = lr_min_ratio
-        self.average_fraction = average_fraction
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.time_budget = time_budget
-        self.patience = patience
-        self.eval_every = eval_every
         self.similarity = similarity
         self.init_std = init_std
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self._set_engine_params(engine)
 
     def _layer_weights(self) -> tuple[float, ...]:
         return (1.0,)
