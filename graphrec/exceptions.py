@@ -1,6 +1,16 @@
-"""Exceptions raised by graphrec."""
+"""Exceptions raised by graphrec.
 
-from sklearn.exceptions import NotFittedError
+``NotFittedError`` is scikit-learn's own class (so ``sklearn``'s ``check_is_fitted``
+and ``except NotFittedError`` agree); it is looked up on first use, so that importing
+this module (as :mod:`graphrec.data` does) does not import scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError
 
 __all__ = ["DatasetNotFoundError", "NotFittedError", "TrainingError"]
 
@@ -11,3 +21,11 @@ class TrainingError(RuntimeError):
 
 class DatasetNotFoundError(FileNotFoundError):
     """A named dataset is not on disk; the message says where it looked and how to get it."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module 'graphrec.exceptions' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Tests for graphrec.datasets: named datasets, the bundled sample and synthetic()."""
+"""Tests for graphrec.data.datasets (gr.datasets): named datasets, the bundled sample and synthetic()."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from graphrec.data import datasets as dsmod
 from graphrec.data._download import download_file
 from graphrec.data.datasets import _find
 from graphrec.data.synthetic import sample_distinct
-from graphrec.datasets import Dataset, available, concat_interactions, data_roots, load, synthetic
+from graphrec.data.datasets import Dataset, available, concat_interactions, data_roots, load, synthetic
 from graphrec.exceptions import DatasetNotFoundError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphrec as gr
-from graphrec.datasets import synthetic
+from graphrec.data.synthetic import synthetic
 from graphrec.models.deepwalk import DeepWalk, Item2Vec
 
 FAST = {"embedding_dim": 16, "device": "cpu", "random_state": 0, "lr": 0.2}

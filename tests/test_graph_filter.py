@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphrec as gr
-from graphrec.datasets import synthetic
+from graphrec.data.synthetic import synthetic
 from graphrec.graph import normalized_interactions
 from graphrec.models.graph_filter import GraphFilter
 

@@ -1,4 +1,4 @@
-"""Tests for graphrec.splits."""
+"""Tests for graphrec.data.splits (gr.splits)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import graphrec.splits as gs
+import graphrec.data.splits as gs
 from graphrec.data.interactions import Interactions
-from graphrec.splits import Split, leave_last_out, random_holdout, temporal_split, validation_split
+from graphrec.data.splits import Split, leave_last_out, random_holdout, temporal_split, validation_split
 
 
 def rows(x: Interactions | None) -> Counter:

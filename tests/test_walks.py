@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graphrec.datasets import synthetic
+from graphrec.data.synthetic import synthetic
 from graphrec.graph import bipartite_adjacency
 from graphrec.walks import random_walks, skipgram_pairs, walk_starts
 

@@ -11,8 +11,14 @@
 Inside a root, each dataset lives in its own folder (``gowalla/``, ``lastfm/``,
 ``ml-latest-small/``); a root may also be that folder itself. ``"sample"`` is a
 compressed copy of MovieLens latest-small shipped inside the package, so it needs no
-data root and no network. :func:`synthetic` (in :mod:`graphrec.data.synthetic`)
-generates a dataset with planted communities.
+data root and no network. :func:`synthetic` (defined in :mod:`graphrec.data.synthetic`,
+reachable here as ``graphrec.datasets.synthetic``) generates a dataset with planted
+communities.
+
+This module is ``graphrec.datasets``: ``gr.datasets.load``, ``gr.datasets.available``,
+``gr.datasets.data_roots``, ``gr.datasets.concat_interactions``, ``gr.datasets.synthetic``
+and ``gr.datasets.Dataset``. It imports no torch and no scikit-learn, so ``graphrec
+datasets`` starts quickly.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,13 +40,17 @@ from graphrec.data.interactions import Interactions
 from graphrec.data.splits import Split
 from graphrec.exceptions import DatasetNotFoundError
 
+if TYPE_CHECKING:
+    from graphrec.data.synthetic import synthetic
+
 __all__ = [
     "Dataset",
     "available",
     "concat_interactions",
     "data_roots",
     "load",
-    "read_bundled_sample"
+    "read_bundled_sample",
+    "synthetic",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,7 +82,7 @@ class Dataset:
         ``Split(train, test, valid)``; ``ds.split.report()`` counts cold users/items.
     all : Interactions
         Every interaction (train, then valid, then test rows) on the same IdMaps:
-        the unsplit data, for re-splitting with :mod:`graphrec.splits`.
+        the unsplit data, for re-splitting with :mod:`graphrec.data.splits`.
     n_users, n_items : int
 
     Examples
@@ -101,7 +112,7 @@ class Dataset:
 
     @property
     def split(self) -> Split:
-        """The parts as a :class:`~graphrec.splits.Split` (e.g. for ``split.report()``)."""
+        """The parts as a :class:`~graphrec.data.splits.Split` (e.g. for ``split.report()``)."""
         return Split(self.train, self.test, self.valid)
 
     @cached_property
@@ -344,3 +355,13 @@ def _not_found_message(key: str, spec: _Spec, root: str | os.PathLike | None) ->
         f"from {source}; or put the files in <root>/{spec.folders[0]}/ and pass root=<root> "
         f"or set GRAPHREC_DATA=<root>."
     )
+
+
+def __getattr__(name: str) -> Any:
+    # synthetic() builds a Dataset, so graphrec.data.synthetic imports this module;
+    # it is reached from here on first use instead of by an import cycle.
+    if name == "synthetic":
+        from graphrec.data.synthetic import synthetic
+
+        return synthetic
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
