@@ -346,17 +346,8 @@ def fit_embeddings(
     if overrides:
         config = dataclasses.replace(config, **overrides)
     return Trainer(
-        module,
-        train,
-        config,
-        validate=validate,
-        monitor=monitor,
-        random_state=random_state,
-        verbose=verbose,
-        callbacks=callbacks,
-        rank=rank,
-        world_size=world_size,
-        optimizer=optimizer,
+        module, train, config, validate=validate, monitor=monitor, random_state=random_state,
+        verbose=verbose, callbacks=callbacks, rank=rank, world_size=world_size, optimizer=optimizer,
         desc=desc,
     ).fit()
 
