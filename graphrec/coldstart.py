@@ -1,21 +1,20 @@
 """Cold start without retraining: fold in new users, map content to new items.
 
 New users
-    :func:`fold_in_user` turns a few item ids into a user vector in the model's
-    embedding space; :func:`recommend_new_users` scores and ranks for it. The
-    model decides how, by duck typing, in this order:
+    :func:`fold_in_users` turns a few item ids per user into user vectors and
+    :func:`recommend_new_users` ranks items for them. Both only validate and build
+    the users' item rows; the model decides how, through its methods
+    :meth:`graphrec.Recommender.fold_in` and
+    :meth:`graphrec.Recommender.score_new_users` (the default folds into
+    ``item_embeddings_``; GraphFilter applies its closed form to the new rows,
+    Popularity returns its counts). Ranking goes through the one
+    pool -> mask -> top-k -> re-rank path, :func:`graphrec.retrieval.rank_blocks`.
 
-    1. ``model._score_new_users(rows)`` (rows: csr_array of the new users'
-       items): models whose scores are not a dot product; a model with an
-       ``item_filter_`` (GraphFilter, GF-CF) gets its closed form applied to the
-       new row directly: ``r F + alpha * (r Di^-1/2 V) (Di^1/2 V)^T``;
-    2. ``model._fold_in(items, weights) -> vector``: a model-specific fold-in;
-    3. ``item_popularity_`` and no embeddings (Popularity): the popular items;
-    4. otherwise the generic fold-in on ``item_embeddings_``: ``"propagation"``
-       (models with ``n_layers``, e.g. LightGCN: one propagation step with the
-       symmetric normalisation 1/sqrt(d_u d_i), which approximates the
-       layer-mean user embedding from the items' final embeddings) or
-       ``"ridge"`` (MF, DeepWalk: the implicit least-squares fold-in of iALS).
+    The default fold-in arithmetic is :func:`fold_in_vectors`: ``"propagation"``
+    (one propagation step with the symmetric normalisation 1/sqrt(d_u d_i), which
+    approximates LightGCN's layer-mean user embedding from the items' final
+    embeddings), ``"ridge"`` (the implicit least-squares fold-in of iALS) or
+    ``"mean"``; ``"auto"`` is the model class's ``fold_in_default``.
 
 New items
     :class:`ContentItemMapper` learns a ridge map from content features to item
@@ -25,26 +24,27 @@ New items
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from graphrec.retrieval import embedding_scores, top_k
+from graphrec.retrieval import rank_blocks
+from graphrec.utils import as_index_array, check_positive_float, check_positive_int
 
 __all__ = [
     "FOLD_IN_METHODS",
     "ContentItemMapper",
+    "check_fold_in_params",
     "content_features",
     "fold_in_user",
     "fold_in_users",
+    "fold_in_vectors",
     "recommend_new_user",
     "recommend_new_users",
 ]
@@ -52,11 +52,19 @@ __all__ = [
 FOLD_IN_METHODS = ("auto", "propagation", "ridge", "mean")
 
 
-def _check_nonneg(value: object, name: str) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+def check_fold_in_params(method: object, alpha: object, regularization: object) -> tuple[str, float, float]:
+    """Validated ``(method, alpha, regularization)`` of a fold-in.
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` or ``regularization`` not a finite number >= 0, or an unknown ``method``.
+    """
+    alpha = check_positive_float(alpha, "alpha", allow_zero=True)
+    regularization = check_positive_float(regularization, "regularization", allow_zero=True)
+    if method not in FOLD_IN_METHODS:
+        raise ValueError(f"method must be one of {FOLD_IN_METHODS}, got {method!r}")
+    return str(method), alpha, regularization
 
 
 def _rows(
@@ -67,8 +75,6 @@ def _rows(
         raise TypeError("item_lists must be a sequence of item-index arrays, one per new user")
     if weights is not None and len(weights) != len(item_lists):
         raise ValueError(f"weights has {len(weights)} entries, item_lists {len(item_lists)}")
-    from graphrec.utils import as_index_array
-
     cols, vals, lengths = [], [], []
     for j, items in enumerate(item_lists):
         idx = as_index_array(items, model.n_items_, "items")
@@ -91,29 +97,51 @@ def _rows(
     return m
 
 
-def _resolve_method(model: Any, method: str) -> str:
-    if method not in FOLD_IN_METHODS:
-        raise ValueError(f"method must be one of {FOLD_IN_METHODS}, got {method!r}")
-    if method == "auto":
-        return "propagation" if hasattr(model, "n_layers") else "ridge"
-    return method
-
-
-def _generic_fold_in(
-    model: Any, rows: sp.csr_array, method: str, alpha: float, regularization: float
+def fold_in_vectors(
+    item_embeddings: ArrayLike,
+    rows: sp.csr_array,
+    method: str,
+    *,
+    item_degree: ArrayLike,
+    alpha: float = 10.0,
+    regularization: float = 1.0,
 ) -> NDArray[np.float32]:
-    v = getattr(model, "item_embeddings_", None)
-    if v is None:
-        raise ValueError(f"model {type(model).__name__} has no item_embeddings_ to fold users into")
-    v = np.asarray(v, np.float64)
+    """New users' vectors from their item rows and the item embeddings (the default fold-in).
+
+    Parameters
+    ----------
+    item_embeddings : ndarray, shape (n_items, embedding_dim)
+    rows : csr_array, shape (n_new_users, n_items)
+        The new users' items with weights (>= 0).
+    method : {"propagation", "ridge", "mean"}
+        "propagation": ``sum_i r_ui v_i / sqrt((d_i + 1) d_u)``; "mean": the weighted
+        mean of the item vectors; "ridge": ``argmin_x sum_i c_i (p_i - v_i . x)^2 +
+        reg |x|^2`` with ``c_i = 1 + alpha * w_ui`` over all items (iALS).
+    item_degree : array of int, shape (n_items,)
+        Training interactions per item (used by "propagation").
+    alpha, regularization : float
+        Ridge confidence and L2 weight (relative to the mean diagonal of ``V^T V``).
+
+    Returns
+    -------
+    ndarray of float32, shape (n_new_users, embedding_dim)
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> rows = sp.csr_array(np.array([[1.0, 0.0, 1.0]]))
+    >>> fold_in_vectors(np.eye(3), rows, "mean", item_degree=np.ones(3)).tolist()
+    [[0.5, 0.0, 0.5]]
+    """
+    v = np.asarray(item_embeddings, np.float64)
     if method == "mean":
         out = rows @ v
         out /= np.maximum(rows.sum(axis=1), 1e-12)[:, None]
     elif method == "propagation":
-        deg = np.bincount(model.seen_.indices, minlength=model.n_items_).astype(np.float64) + 1.0
+        deg = np.asarray(item_degree, np.float64) + 1.0
         d_u = np.maximum(np.asarray(rows.sum(axis=1)).ravel(), 1e-12)
         out = (rows @ (v / np.sqrt(deg)[:, None])) / np.sqrt(d_u)[:, None]
-    else:  # ridge: min sum_i c_i (p_i - v_i . x)^2 + reg * |x|^2, c_i = 1 + alpha * w_ui
+    elif method == "ridge":
         gram = v.T @ v
         reg = regularization * np.trace(gram) / len(gram)
         out = np.empty((rows.shape[0], v.shape[1]))
@@ -122,33 +150,9 @@ def _generic_fold_in(
             vi, w = v[rows.indices[lo:hi]], rows.data[lo:hi].astype(np.float64)
             a = gram + alpha * (vi.T * w) @ vi + reg * np.eye(len(gram))
             out[j] = np.linalg.solve(a, vi.T @ (1.0 + alpha * w))
-    return out.astype(np.float32)
-
-
-def _is_graph_filter(model: Any) -> bool:
-    return hasattr(model, "item_filter_") and hasattr(model, "alpha")
-
-
-def _graph_filter_vectors(model: Any, rows: sp.csr_array) -> NDArray[np.float32]:
-    """GF-CF's low-rank user vector ``r Di^-1/2 V`` (``item_embeddings_ = Di^1/2 V``)."""
-    deg = np.bincount(model.seen_.indices, minlength=model.n_items_).astype(np.float64)
-    scale = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
-    binary = sp.csr_array(
-        (np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape
-    )
-    return np.asarray(
-        binary @ (np.asarray(model.item_embeddings_, np.float64) * scale[:, None]), np.float32
-    )
-
-
-def _graph_filter_scores(model: Any, rows: sp.csr_array) -> torch.Tensor:
-    binary = sp.csr_array(
-        (np.ones(rows.nnz, np.float32), rows.indices, rows.indptr), shape=rows.shape
-    )
-    out = np.asarray((binary @ model.item_filter_).toarray(), np.float32)
-    if model.item_embeddings_.shape[1] and model.alpha:
-        out += float(model.alpha) * (_graph_filter_vectors(model, rows) @ model.item_embeddings_.T)
-    return torch.from_numpy(out)
+    else:
+        raise ValueError(f"method must be one of {FOLD_IN_METHODS[1:]}, got {method!r}")
+    return np.asarray(out, np.float32)
 
 
 def fold_in_users(
@@ -162,16 +166,19 @@ def fold_in_users(
 ) -> NDArray[np.float32]:
     """User vectors for new users from their items, without retraining.
 
+    Builds the users' item rows and calls ``model.fold_in`` (see
+    :meth:`graphrec.Recommender.fold_in`).
+
     Parameters
     ----------
-    model : fitted EmbeddingRecommender
+    model : fitted Recommender
     item_lists : sequence of arrays of int
         Each new user's items (internal indices).
     weights : sequence of arrays, optional
         Interaction weights aligned with ``item_lists`` (default 1).
     method : {"auto", "propagation", "ridge", "mean"}, default "auto"
-        Used when the model has no ``_fold_in``. "auto": "propagation" for
-        graph models (with ``n_layers``), else "ridge".
+        "auto": the model class's ``fold_in_default`` ("propagation" for LightGCN,
+        else "ridge"). Models with a closed form (GraphFilter) ignore it.
     alpha : float, default 10
         Ridge: extra confidence of the given items over unobserved ones.
     regularization : float, default 1.0
@@ -190,22 +197,10 @@ def fold_in_users(
         An item index out of range.
     """
     check_is_fitted(model)
-    alpha = _check_nonneg(alpha, "alpha")
-    regularization = _check_nonneg(regularization, "regularization")
-    method = _resolve_method(model, method)
-    if hasattr(model, "_fold_in"):
-        rows = _rows(model, item_lists, weights)
-        out = [
-            model._fold_in(
-                rows.indices[rows.indptr[j] : rows.indptr[j + 1]],
-                rows.data[rows.indptr[j] : rows.indptr[j + 1]],
-            )
-            for j in range(rows.shape[0])
-        ]
-        return np.asarray(out, np.float32).reshape(rows.shape[0], -1)
-    if _is_graph_filter(model):
-        return _graph_filter_vectors(model, _rows(model, item_lists, weights))
-    return _generic_fold_in(model, _rows(model, item_lists, weights), method, alpha, regularization)
+    method, alpha, regularization = check_fold_in_params(method, alpha, regularization)
+    rows = _rows(model, item_lists, weights)
+    out = model.fold_in(rows, method=method, alpha=alpha, regularization=regularization)
+    return np.asarray(out, np.float32).reshape(rows.shape[0], -1)
 
 
 def fold_in_user(
@@ -245,6 +240,10 @@ def recommend_new_users(
 ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     """Top-``k`` items for new users given a few items each, without retraining.
 
+    Scores come from ``model.score_new_users`` (see
+    :meth:`graphrec.Recommender.score_new_users`) and are ranked like
+    :meth:`graphrec.Recommender.recommend` ranks (:func:`graphrec.retrieval.rank_blocks`).
+
     Parameters
     ----------
     model : fitted Recommender
@@ -271,33 +270,22 @@ def recommend_new_users(
         ``k < 1``; see :func:`fold_in_users`.
     """
     check_is_fitted(model)
-    from graphrec.utils import check_positive_int
-
     k = check_positive_int(k, "k")
     rows = _rows(model, item_lists, weights)
-    if hasattr(model, "_score_new_users"):
-        scores = torch.as_tensor(model._score_new_users(rows)).float()
-    elif _is_graph_filter(model):
-        scores = _graph_filter_scores(model, rows)
-    elif getattr(model, "item_embeddings_", None) is None and hasattr(model, "item_popularity_"):
-        scores = torch.from_numpy(np.asarray(model.item_popularity_, np.float32)).repeat(
-            rows.shape[0], 1
-        )
-    else:
-        u = fold_in_users(model, item_lists, weights, method=method, **fold_in_params)
-        sim = getattr(model, "_default_similarity", lambda: "dot")()
-        v = torch.from_numpy(np.asarray(model.item_embeddings_, np.float32))
-        scores = embedding_scores(torch.from_numpy(u), v, sim)
-    pool, reranker = k, None
+    scores = model.score_new_users(rows, method=method, **fold_in_params)
+    reranker = None
     if rerank is not None:
         from graphrec.rerank import get_reranker
 
         reranker = get_reranker(rerank)
-        pool = reranker.pool_size(k)
-    idx, sc = top_k(scores, pool, exclude=rows if exclude_given else None)
-    if reranker is not None:
-        idx, sc = reranker.rerank(idx, sc, k, model=model)
-    return idx[:, :k], sc[:, :k]
+    return rank_blocks(
+        [(0, scores)],
+        rows.shape[0],
+        k,
+        exclude=rows if exclude_given else None,
+        reranker=reranker,
+        model=model,
+    )
 
 
 def recommend_new_user(
@@ -364,7 +352,7 @@ class ContentItemMapper(BaseEstimator):
         """
         from sklearn.linear_model import Ridge
 
-        alpha = _check_nonneg(self.alpha, "alpha")
+        alpha = check_positive_float(self.alpha, "alpha", allow_zero=True)
         y = np.asarray(item_embeddings, np.float64)
         if y.ndim != 2 or not np.isfinite(y).all():
             raise ValueError("item_embeddings must be a finite 2-D array (n_items, embedding_dim)")

@@ -14,10 +14,10 @@ contributions of all walks between two nodes sum to the entry of the matrix powe
   user this is the co-occurrence count of the two items (item-based CF's
   evidence), which suits models without propagation (MF, popularity).
 
-``"auto"`` picks ``"normalized"`` for models with ``n_layers > 0`` (graph
-propagation) and ``"count"`` otherwise; a model class can declare its own with a
-class attribute ``_explain_weighting = "normalized"`` (e.g. a linear graph filter
-built on the normalised interactions).
+``"auto"`` asks the model: :meth:`graphrec.Recommender.explain_weighting`
+returns ``"count"`` by default, ``"normalized"`` for LightGCN with ``n_layers > 0``
+(graph propagation) and for GraphFilter (a linear filter built on the normalised
+interactions).
 
 The *length-2* view (:func:`because`) collapses the middle user: the user's own item
 ``A`` -> recommended item ``B`` with the summed contribution of every walk through
@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from graphrec.data.interactions import Interactions
 from graphrec.graph import bipartite_adjacency, normalized_adjacency
+from graphrec.utils import check_index
 
 __all__ = [
     "WEIGHTINGS",
@@ -139,11 +140,14 @@ def path_adjacency(x: Interactions, weighting: str = "normalized") -> sp.csr_arr
 def _resolve_weighting(weighting: str, model: Any = None) -> str:
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    if weighting == "auto":
-        declared = getattr(model, "_explain_weighting", None)
-        if declared in ("normalized", "count"):
-            return declared
-        return "normalized" if (getattr(model, "n_layers", 0) or 0) > 0 else "count"
+    if weighting == "auto" and model is not None:
+        declared = model.explain_weighting()
+        if declared not in ("normalized", "count"):
+            raise ValueError(
+                f"{type(model).__name__}.explain_weighting() must return 'normalized' or 'count', "
+                f"got {declared!r}"
+            )
+        return declared
     return weighting
 
 
@@ -308,15 +312,15 @@ def paths(
     weighting = _resolve_weighting(weighting)
     if weighting == "auto":
         raise ValueError("weighting='auto' needs a model; use explain_recommendations")
-    _check_index(item, x.n_items, "item")
+    check_index(item, x.n_items, "item")
     if user is not None:
-        _check_index(user, x.n_users, "user")
+        check_index(user, x.n_users, "user")
         source = int(user)
         length = 3 if length is None else length
         if length not in (1, 3):
             raise ValueError(f"length from a user to an item must be 1 or 3, got {length}")
     else:
-        _check_index(source_item, x.n_items, "source_item")
+        check_index(source_item, x.n_items, "source_item")
         source = x.n_users + int(source_item)
         length = 2 if length is None else length
         if length != 2:
@@ -383,8 +387,8 @@ def because(
         ``share``, ``total``, ``label`` (``"because of <title>"``), strongest first.
         Contributions over all rows sum to ``(A^3)[user, item]``.
     """
-    _check_index(user, x.n_users, "user")
-    _check_index(item, x.n_items, "item")
+    check_index(user, x.n_users, "user")
+    check_index(item, x.n_items, "item")
     weighting = _resolve_weighting(weighting)
     a = path_adjacency(x, weighting) if adjacency is None else adjacency
     nodes, w = walks(a, int(user), x.n_users + int(item), 3)
@@ -454,7 +458,7 @@ def explain_recommendations(
     if level not in ("path", "item"):
         raise ValueError(f"level must be 'path' or 'item', got {level!r}")
     x = training_interactions(model, train)
-    _check_index(user, x.n_users, "user")
+    check_index(user, x.n_users, "user")
     weighting = _resolve_weighting(weighting, model)
     if items is None:
         idx, scores = model.recommend([int(user)], k=k)
@@ -509,6 +513,3 @@ def explain_recommendations(
     return pd.concat(parts, ignore_index=True)
 
 
-def _check_index(value: Any, n: int, name: str) -> None:
-    if value is None or not 0 <= int(value) < n:
-        raise IndexError(f"{name} index {value} out of range [0, {n})")

@@ -7,6 +7,8 @@ SHA-256 of the arrays file). Writes go to a temporary directory that is renamed
 into place, so an interrupted save never leaves a half-written model.
 This module knows no model class: :func:`graphrec.load` maps the saved class
 name to a class through the explicit registry in :mod:`graphrec.models`.
+:func:`encode_state` / :func:`decode_attributes` say how fitted attributes
+(arrays, sparse matrices, IdMaps, JSON scalars) are stored, for any estimator.
 """
 
 from __future__ import annotations
@@ -21,12 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "ModelState", "read_state", "write_state"]
+from graphrec.data.ids import IdMap
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "ModelState",
+    "decode_attributes",
+    "encode_state",
+    "read_state",
+    "write_state",
+]
 
 FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.npz"
 META_FILE = "meta.json"
+_SPARSE_PARTS = ("data", "indices", "indptr")
 
 
 class ModelFileError(ValueError):
@@ -143,3 +157,60 @@ def read_state(path: str | os.PathLike) -> ModelState:
         attributes=meta.get("attributes", {}),
         library_version=meta.get("library_version", ""),
     )
+
+
+def encode_state(class_name: str, params: dict[str, Any], attributes: dict[str, Any]) -> ModelState:
+    """A :class:`ModelState` from hyperparameters and fitted attributes.
+
+    numpy arrays are stored as arrays, scipy sparse matrices as their CSR parts,
+    :class:`graphrec.IdMap` as its labels, everything else as JSON.
+
+    Raises
+    ------
+    TypeError
+        A value that cannot be stored without pickle (named in the message).
+    """
+    arrays: dict[str, np.ndarray] = {}
+    attrs: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if isinstance(value, np.ndarray):
+            arrays[name] = value
+        elif isinstance(value, sp.sparray | sp.spmatrix):
+            csr = sp.csr_array(value)
+            for part in _SPARSE_PARTS:
+                arrays[f"{name}::{part}"] = getattr(csr, part)
+            attrs[name] = {"__sparse__": list(csr.shape)}
+        elif isinstance(value, IdMap):
+            arrays[f"{name}::labels"] = np.asarray(value.labels)
+            attrs[name] = {"__idmap__": True}
+        else:
+            attrs[name] = _jsonable(value, name)
+    return ModelState(class_name, {k: _jsonable(v, k) for k, v in params.items()}, arrays, attrs)
+
+
+def decode_attributes(state: ModelState) -> dict[str, Any]:
+    """The fitted attributes stored by :func:`encode_state`, rebuilt."""
+    out: dict[str, Any] = {}
+    for name, value in state.attributes.items():
+        if isinstance(value, dict) and "__sparse__" in value:
+            parts = [state.arrays[f"{name}::{p}"] for p in _SPARSE_PARTS]
+            value = sp.csr_array(tuple(parts), shape=tuple(value["__sparse__"]))
+        elif isinstance(value, dict) and "__idmap__" in value:
+            value = IdMap(state.arrays[f"{name}::labels"])
+        out[name] = value
+    for name, arr in state.arrays.items():
+        if "::" not in name:
+            out[name] = arr
+    return out
+
+
+def _jsonable(value: Any, name: str) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, name) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, name) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"attribute {name!r} of type {type(value).__name__} cannot be saved")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -10,9 +11,12 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "as_index_array",
+    "check_index",
     "check_positive_float",
     "check_positive_int",
+    "check_unit_interval",
     "numpy_rng",
+    "positive_int_arg",
     "resolve_device",
     "torch_generator",
 ]
@@ -57,19 +61,105 @@ def torch_generator(random_state: int | None, device: torch.device | str = "cpu"
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as int, or raise ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    """Return ``value`` as int, or raise ValueError naming the parameter.
+
+    The one integer check of the library (``k``, sizes, counts, ...): booleans and
+    non-integers are refused, and so is anything below ``minimum`` (use
+    ``minimum=0`` for a non-negative count).
+
+    Raises
+    ------
+    ValueError
+        ``value`` is not an integer ``>= minimum``.
+
+    Examples
+    --------
+    >>> check_positive_int(3, "k")
+    3
+    >>> check_positive_int(0, "n_layers", minimum=0)
+    0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
+def _finite(value: object) -> float | None:
+    """``value`` as a finite float, or None for anything else (booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
 def check_positive_float(value: object, name: str, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as float, or raise ValueError naming the parameter."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
+    """Return ``value`` as float, or raise ValueError naming the parameter.
+
+    ``allow_zero=True`` is the non-negative check (e.g. a regularisation weight).
+
+    Raises
+    ------
+    ValueError
+        ``value`` is not a finite number ``> 0`` (``>= 0`` with ``allow_zero``).
+
+    Examples
+    --------
+    >>> check_positive_float(0.0, "alpha", allow_zero=True)
+    0.0
+    """
+    out = _finite(value)
+    if out is None or out < 0 or (out == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
+    return out
+
+
+def check_unit_interval(value: object, name: str) -> float:
+    """Return ``value`` as float if it is a number in [0, 1], else raise ValueError naming it.
+
+    Examples
+    --------
+    >>> check_unit_interval(0.5, "lambda_")
+    0.5
+    """
+    out = _finite(value)
+    if out is None or not 0.0 <= out <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return out
+
+
+def check_index(value: object, n: int, name: str) -> int:
+    """Return one internal index as int if it lies in ``[0, n)``, else raise IndexError naming it.
+
+    (:func:`as_index_array` is the array version.)
+
+    Raises
+    ------
+    IndexError
+        ``value`` is None, not an integer or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < n:
+        raise IndexError(f"{name} index {value} out of range [0, {n})")
+    return int(value)
+
+
+def positive_int_arg(text: str) -> int:
+    """``argparse`` type for options that take an integer >= 1 (``type=positive_int_arg``).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not an integer >= 1; argparse prints the message after the option's name.
+    """
+    import argparse
+
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
 
 
 def as_index_array(values: ArrayLike, n: int, name: str) -> NDArray[np.int64]:

@@ -35,7 +35,9 @@ class SVD(EmbeddingRecommender):
 
 
 class Graphy(SVD):
-    """Has ``n_layers``: "auto" fold-in uses propagation."""
+    """Declares propagation as its fold-in: "auto" fold-in uses propagation."""
+
+    fold_in_default = "propagation"
 
     def __init__(self, *, embedding_dim: int = 4, n_layers: int = 2):
         self.embedding_dim = embedding_dim
@@ -115,14 +117,15 @@ def test_popularity_and_duck_typed_models(communities):
         fold_in_user(pop, [1])
 
     class OwnFoldIn(SVD):
-        def _fold_in(self, items, weights):
-            return np.full(self.embedding_dim, float(len(items)), np.float32)
+        def fold_in(self, rows, **params):
+            counts = np.diff(sp.csr_array(rows).indptr).astype(np.float32)
+            return np.repeat(counts[:, None], self.embedding_dim, axis=1)
 
     m = OwnFoldIn(embedding_dim=2).fit(communities)
     assert fold_in_user(m, [1, 2, 3]).tolist() == [3.0, 3.0]
 
     class RowScorer(SVD):
-        def _score_new_users(self, rows):
+        def score_new_users(self, rows, **params):
             return (rows @ np.eye(self.n_items_, k=1)).astype(np.float32)  # item i -> i+1
 
     r = RowScorer(embedding_dim=2).fit(communities)

@@ -23,11 +23,14 @@ def random_graph() -> gr.Interactions:
 
 
 class Propagating(gr.Popularity):
-    """Popularity with an ``n_layers`` hyperparameter: 'auto' weighting must pick 'normalized'."""
+    """Popularity that declares LightGCN's rule: 'auto' weighting picks 'normalized' if n_layers > 0."""
 
     def __init__(self, *, use_weights: bool = False, n_layers: int = 3) -> None:
         super().__init__(use_weights=use_weights)
         self.n_layers = n_layers
+
+    def explain_weighting(self) -> str:
+        return "normalized" if self.n_layers > 0 else "count"
 
 
 @pytest.mark.parametrize("weighting", ["normalized", "count"])
@@ -140,10 +143,26 @@ def test_auto_weighting_rules():
     assert explain._resolve_weighting("auto", Propagating(n_layers=2)) == "normalized"
 
     class Declared(gr.Popularity):
-        _explain_weighting = "normalized"
+        def explain_weighting(self) -> str:
+            return "normalized"
 
     assert explain._resolve_weighting("auto", Declared()) == "normalized"
     assert explain._resolve_weighting("count", Propagating()) == "count"
+    # the library's own declarations
+    assert explain._resolve_weighting("auto", gr.LightGCN(n_layers=2)) == "normalized"
+    assert explain._resolve_weighting("auto", gr.LightGCN(n_layers=0)) == "count"
+    assert explain._resolve_weighting("auto", gr.MF()) == "count"
+    assert explain._resolve_weighting("auto", gr.GraphFilter()) == "normalized"
+    assert explain._resolve_weighting("auto", gr.DeepWalk()) == "count"
+
+    class Broken(gr.Popularity):
+        def explain_weighting(self) -> str:
+            return "pagerank"
+
+    with pytest.raises(ValueError, match="explain_weighting"):
+        explain._resolve_weighting("auto", Broken())
+    with pytest.raises(ValueError, match="needs a model"):
+        explain.paths(gr.Interactions.from_arrays([0], [0]), 0, user=0, weighting="auto")
 
 
 def test_unreachable_recommendation_is_marked(checkerboard):

@@ -1,15 +1,25 @@
-"""The contract every recommender shares: fit, score, recommend, save.
+"""The contract every recommender shares: fit, score, recommend, cold start, save.
 
 Subclasses implement ``_fit(train, valid)`` and ``_score(users, similarity)``;
 everything else (validation, seen-item exclusion, batching, the label-level door,
-persistence) lives here once.
+persistence) lives here once. Model-specific behaviour is a method with a default
+that suits embedding models, overridden where a model knows better:
+
+* :meth:`Recommender.fold_in` / :meth:`Recommender.score_new_users` (cold start;
+  :class:`graphrec.GraphFilter` applies its closed form, Popularity its counts),
+  with the class attribute ``fold_in_default`` naming what ``method="auto"`` does;
+* :meth:`Recommender.explain_weighting` (which walk weighting explains the model).
+
+The scoring, ranking and storage machinery lives in :mod:`graphrec.retrieval`
+(``score_blocks``, ``rank_blocks``, ``similar``), :mod:`graphrec.coldstart`
+(the fold-in arithmetic) and :mod:`graphrec.persistence`; this module only wires it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,13 +31,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
-from graphrec.persistence import ModelState, write_state
-from graphrec.retrieval import SIMILARITIES, embedding_scores, top_k
+from graphrec.persistence import ModelState, decode_attributes, encode_state, write_state
+from graphrec.retrieval import (
+    SIMILARITIES,
+    embedding_scores,
+    rank_blocks,
+    score_blocks,
+    similar,
+)
 from graphrec.utils import as_index_array, check_positive_int, resolve_device
 
 __all__ = ["EmbeddingRecommender", "Recommender"]
-
-_SPARSE_PARTS = ("data", "indices", "indptr")
 
 
 class Recommender(BaseEstimator):
@@ -44,6 +58,10 @@ class Recommender(BaseEstimator):
 
     #: how many users are scored per batch in recommend/evaluate
     _batch_size: int = 2048
+
+    #: what :meth:`fold_in` does for ``method="auto"``: "propagation" for models whose
+    #: user vectors are propagated over the graph (LightGCN), else "ridge"
+    fold_in_default: ClassVar[str] = "ridge"
 
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Interactions, valid: Interactions | None = None) -> Recommender:
@@ -130,9 +148,8 @@ class Recommender(BaseEstimator):
         return resolve_device(getattr(self, "device", "auto"))
 
     def _embedding_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        # Cached device copies, rebuilt when the arrays are replaced (e.g. after load). The
-        # cache holds the arrays themselves and compares identity: an id() key could match a
-        # new array that reuses a freed address and serve stale scores.
+        # Cached device copies, rebuilt when the arrays are replaced (e.g. after load): the
+        # cache holds the arrays themselves and compares identity.
         key = (self.user_embeddings_, self.item_embeddings_)
         cache = self.__dict__.get("_tensor_cache")
         if cache is None or cache[0][0] is not key[0] or cache[0][1] is not key[1]:
@@ -218,23 +235,24 @@ class Recommender(BaseEstimator):
             if exclude_items is not None:
                 allowed[as_index_array(exclude_items, self.n_items_, "exclude_items")] = False
         reranker = None
-        pool = k
         if rerank is not None:
             from graphrec.rerank import get_reranker
 
             reranker = get_reranker(rerank)
-            pool = max(k, reranker.pool_size(k))
-        out_idx = np.empty((len(users), k), np.int64)
-        out_scores = np.empty((len(users), k), np.float32)
-        for start, batch, scores in self._score_batches(users, similarity, self._batch_size):
-            idx, sc = top_k(
-                scores, pool, exclude=self.seen_ if exclude_seen else None, rows=batch, allowed=allowed
-            )
-            if reranker is not None:
-                idx, sc = reranker.rerank(idx, sc, k, model=self)
-            out_idx[start : start + len(batch)] = idx[:, :k]
-            out_scores[start : start + len(batch)] = sc[:, :k]
-        return out_idx, out_scores
+        blocks = (
+            (start, scores)
+            for start, _, scores in self._score_batches(users, similarity, self._batch_size)
+        )
+        return rank_blocks(
+            blocks,
+            len(users),
+            k,
+            exclude=self.seen_ if exclude_seen else None,
+            rows=users,
+            allowed=allowed,
+            reranker=reranker,
+            model=self,
+        )
 
     def recommend_frame(
         self,
@@ -284,9 +302,21 @@ class Recommender(BaseEstimator):
     def similar_items(self, items: ArrayLike, k: int = 10) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Most similar items by cosine similarity of item embeddings (self excluded).
 
+        Parameters
+        ----------
+        items : array of int
+            Internal item indices.
+        k : int, default 10
+
         Returns
         -------
         idx, scores : ndarrays of shape (len(items), k)
+            Padded with -1 / -inf when ``k >= n_items``.
+
+        Raises
+        ------
+        AttributeError
+            The model has no item embeddings.
         """
         check_is_fitted(self)
         items = as_index_array(items, self.n_items_, "items")
@@ -294,10 +324,7 @@ class Recommender(BaseEstimator):
         vectors = getattr(self, "item_embeddings_", None)
         if vectors is None:
             raise AttributeError(f"{type(self).__name__} has no item embeddings for similar_items")
-        v = torch.from_numpy(np.asarray(vectors, np.float32))
-        scores = embedding_scores(v[torch.from_numpy(items)], v, "cosine")
-        scores[torch.arange(len(items)), torch.from_numpy(items)] = -np.inf
-        return top_k(scores, k)
+        return similar(vectors, items, k, similarity="cosine")
 
     def similar_users(self, users: ArrayLike, k: int = 10) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Most similar users by cosine similarity of user embeddings (self excluded).
@@ -324,9 +351,111 @@ class Recommender(BaseEstimator):
         vectors = getattr(self, "user_embeddings_", None)
         if vectors is None:
             raise AttributeError(f"{type(self).__name__} has no user embeddings for similar_users")
-        from graphrec.retrieval import similar
-
         return similar(vectors, users, k, similarity="cosine")
+
+    # ------------------------------------------------------------------ cold start, explanations
+    def fold_in(
+        self,
+        rows: sp.sparray | sp.spmatrix,
+        *,
+        method: str = "auto",
+        alpha: float = 10.0,
+        regularization: float = 1.0,
+    ) -> NDArray[np.float32]:
+        """User vectors for new users from their items, without retraining.
+
+        The default folds users into ``item_embeddings_`` (see
+        :func:`graphrec.coldstart.fold_in_vectors`); models with a closed form
+        override it (:class:`graphrec.GraphFilter`).
+        :func:`graphrec.coldstart.fold_in_users` is the door from item lists.
+
+        Parameters
+        ----------
+        rows : sparse matrix, shape (n_new_users, n_items)
+            The new users' items, with interaction weights as values (>= 0).
+        method : {"auto", "propagation", "ridge", "mean"}, default "auto"
+            "auto" is the class's ``fold_in_default``.
+        alpha : float, default 10
+            Ridge: extra confidence of the given items over unobserved ones.
+        regularization : float, default 1.0
+            Ridge: L2 weight relative to the mean diagonal of the item Gram matrix.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_new_users, embedding_dim)
+
+        Raises
+        ------
+        ValueError
+            The model has no item embeddings, or a bad ``method``, ``alpha``,
+            ``regularization`` or ``rows``.
+        """
+        from graphrec.coldstart import check_fold_in_params, fold_in_vectors
+
+        check_is_fitted(self)
+        method, alpha, regularization = check_fold_in_params(method, alpha, regularization)
+        rows = self._new_user_rows(rows)
+        vectors = getattr(self, "item_embeddings_", None)
+        if vectors is None:
+            raise ValueError(
+                f"model {type(self).__name__} has no item_embeddings_ to fold users into"
+            )
+        return fold_in_vectors(
+            vectors,
+            rows,
+            self.fold_in_default if method == "auto" else method,
+            item_degree=np.bincount(self.seen_.indices, minlength=self.n_items_),
+            alpha=alpha,
+            regularization=regularization,
+        )
+
+    def score_new_users(
+        self, rows: sp.sparray | sp.spmatrix, **fold_in_params: Any
+    ) -> NDArray[np.float32]:
+        """Scores of every item for new users given by their items, without retraining.
+
+        The default scores :meth:`fold_in`'s vectors against ``item_embeddings_``
+        with the model's similarity; GraphFilter and Popularity override it.
+
+        Parameters
+        ----------
+        rows : sparse matrix, shape (n_new_users, n_items)
+            The new users' items (weights as values).
+        **fold_in_params
+            ``method``, ``alpha``, ``regularization`` of :meth:`fold_in`.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_new_users, n_items)
+        """
+        u = self.fold_in(rows, **fold_in_params)
+        v = torch.from_numpy(np.asarray(self.item_embeddings_, np.float32))
+        return embedding_scores(torch.from_numpy(u), v, self._default_similarity()).numpy()
+
+    def explain_weighting(self) -> str:
+        """The walk weighting that explains this model's scores (``weighting="auto"``).
+
+        "normalized" (``D^-1/2 A D^-1/2``) for models that propagate over the
+        normalised graph, "count" (co-occurrence) otherwise; see
+        :mod:`graphrec.explain`.
+        """
+        return "count"
+
+    def _default_similarity(self) -> str:
+        return "dot"
+
+    def _new_user_rows(self, rows: sp.sparray | sp.spmatrix) -> sp.csr_array:
+        """``rows`` as CSR after checking shape and weights."""
+        if not sp.issparse(rows):
+            raise TypeError(
+                f"rows must be a scipy sparse matrix (n_new_users, n_items), got {type(rows).__name__}"
+            )
+        rows = sp.csr_array(rows)
+        if rows.ndim != 2 or rows.shape[1] != self.n_items_:
+            raise ValueError(f"rows must have {self.n_items_} columns (n_items), got shape {rows.shape}")
+        if not np.isfinite(rows.data).all() or (rows.data < 0).any():
+            raise ValueError("rows must hold finite weights >= 0")
+        return rows
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
@@ -341,52 +470,15 @@ class Recommender(BaseEstimator):
         write_state(path, self._to_state())
 
     def _to_state(self) -> ModelState:
-        arrays: dict[str, np.ndarray] = {}
-        attrs: dict[str, Any] = {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if isinstance(value, np.ndarray):
-                arrays[name] = value
-            elif isinstance(value, sp.sparray | sp.spmatrix):
-                csr = sp.csr_array(value)
-                for part in _SPARSE_PARTS:
-                    arrays[f"{name}::{part}"] = getattr(csr, part)
-                attrs[name] = {"__sparse__": list(csr.shape)}
-            elif isinstance(value, IdMap):
-                arrays[f"{name}::labels"] = np.asarray(value.labels)
-                attrs[name] = {"__idmap__": True}
-            else:
-                attrs[name] = _jsonable(value, name)
-        params = {k: _jsonable(v, k) for k, v in self.get_params(deep=False).items()}
-        return ModelState(type(self).__name__, params, arrays, attrs)
+        fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        return encode_state(type(self).__name__, self.get_params(deep=False), fitted)
 
     @classmethod
     def _from_state(cls, state: ModelState) -> Recommender:
         model = cls(**state.params)
-        for name, value in state.attributes.items():
-            if isinstance(value, dict) and "__sparse__" in value:
-                parts = [state.arrays[f"{name}::{p}"] for p in _SPARSE_PARTS]
-                value = sp.csr_array(tuple(parts), shape=tuple(value["__sparse__"]))
-            elif isinstance(value, dict) and "__idmap__" in value:
-                value = IdMap(state.arrays[f"{name}::labels"])
+        for name, value in decode_attributes(state).items():
             setattr(model, name, value)
-        for name, arr in state.arrays.items():
-            if "::" not in name:
-                setattr(model, name, arr)
         return model
-
-
-def _jsonable(value: Any, name: str) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, name) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, name) for k, v in value.items()}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"attribute {name!r} of type {type(value).__name__} cannot be saved")
 
 
 class EmbeddingRecommender(Recommender):
@@ -414,33 +506,10 @@ class EmbeddingRecommender(Recommender):
     def _score_batches(
         self, users: NDArray[np.int64], similarity: str | None, batch_size: int
     ) -> Iterator[tuple[int, NDArray[np.int64], torch.Tensor]]:
-        # One score buffer reused across batches: a fresh (batch x n_items) tensor per
-        # batch costs as much in page faults as the matrix product itself on CPU.
+        # the one batched scorer (reused buffer, numpy BLAS on CPU): retrieval.score_blocks
         similarity = similarity or self._default_similarity()
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
         u, v = self._embedding_tensors()
-        if similarity == "cosine":
-            v = torch.nn.functional.normalize(v, dim=1)
-        # (Small queries stay in torch: waking OpenBLAS's threads for one user costs ~20 ms.)
-        on_cpu = v.device.type == "cpu" and len(users) >= 64
-        buffer = torch.empty((min(batch_size, len(users)), v.shape[0]), device=v.device)
-        if on_cpu:
-            # numpy's OpenBLAS sgemm measured 2.4x faster than torch's MKL one on the
-            # AMD CPUs we benchmark on (0.115 s vs 0.28 s per 2048 x 40,981 x 64 block);
-            # the buffer is shared, so torch ranks it without a copy.
-            v_np, buffer_np = v.numpy(), buffer.numpy()
-        for start in range(0, len(users), batch_size):
-            batch = users[start : start + batch_size]
-            q = u[torch.from_numpy(batch).to(u.device)]
-            if similarity == "cosine":
-                q = torch.nn.functional.normalize(q, dim=1)
-            out = buffer[: len(batch)]
-            if on_cpu:
-                np.matmul(q.numpy(), v_np.T, out=buffer_np[: len(batch)])
-            else:
-                torch.mm(q, v.T, out=out)
-            if similarity == "cosine":
-                out.clamp_(-1.0, 1.0)
-            yield start, batch, out
-
+        for start, out in score_blocks(u, v, similarity, batch_size=batch_size, rows=users):
+            yield start, users[start : start + len(out)], out

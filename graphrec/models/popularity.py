@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from numpy.typing import NDArray
+from sklearn.utils.validation import check_is_fitted
 
 from graphrec.data.interactions import Interactions
 from graphrec.models.base import Recommender
@@ -63,3 +66,14 @@ class Popularity(Recommender):
             out = buffer[: len(batch)]
             out.copy_(pop.expand_as(out))
             yield start, batch, out
+
+    def score_new_users(self, rows: sp.sparray | sp.spmatrix, **fold_in_params: Any) -> NDArray[np.float32]:
+        """The popularity row for every new user (``fold_in_params`` are ignored).
+
+        Returns
+        -------
+        ndarray of float32, shape (n_new_users, n_items)
+        """
+        check_is_fitted(self)
+        rows = self._new_user_rows(rows)
+        return np.repeat(self.item_popularity_[None, :].astype(np.float32), rows.shape[0], axis=0)
