@@ -64,7 +64,7 @@ def graphrec_stepper(ds, batch: int, dim: int, layers: int, neg_pool: int = 0, h
             b = next(state["it"])
         train_step(mod, opt, b, hard=hard)
 
-    step.module = mod
+    step.module = mod  # type: ignore[attr-defined]  # the timed module, for time_eval
     return step
 
 
@@ -78,7 +78,7 @@ def time_steps(steppers: dict, steps: int, warmup: int = 3) -> dict:
     for step in steppers.values():
         for _ in range(warmup):
             step()
-    times = {name: [] for name in steppers}
+    times: dict[str, list[float]] = {name: [] for name in steppers}
     for _ in range(steps):
         for name, step in steppers.items():
             t = time.perf_counter()
@@ -121,7 +121,8 @@ def pyg_stepper(ds, batch: int, dim: int, layers: int, mode: str):
     n = x.n_users + x.n_items
     if mode == "sparse":
         a = normalized_adjacency(x).tocoo()
-        adj = torch.sparse_coo_tensor(np.vstack([a.row, a.col]), a.data, size=a.shape).coalesce()
+        adj = torch.sparse_coo_tensor(torch.from_numpy(np.vstack([a.row, a.col]).astype(np.int64)),
+                                      torch.from_numpy(a.data), size=a.shape).coalesce()
         adj = adj.to_sparse_csr()
         model = PygLightGCN(n, dim, layers, normalize=False)
     else:

@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     quick = bool(args.quick)
     out = args.out or (HERE / "out" / "quick" if quick else HERE / "out")
     datasets, models = _names(args.dataset), _names(args.model)
-    single = datasets is not None and models is not None and len(datasets) == 1 and len(models) == 1
-    if single and not args.suite:
+    if datasets is not None and models is not None and len(datasets) == len(models) == 1 and not args.suite:
         try:
             result = run_one(datasets[0], models[0], quick=quick, out=out, root=args.root, seed=args.seed,
                              time_cap=args.time_cap, curve_every=args.curve_every,

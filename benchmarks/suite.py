@@ -70,7 +70,7 @@ def plan(datasets: list[str] | None, models: list[str] | None, *, quick: bool, p
     return [(d, m) for d in datasets for m in models]
 
 
-def skip_reason(dataset: str, model: str, root: str | None, cache: dict[str, Any]) -> str | None:
+def skip_reason(dataset: str, model: str, root: str | None, cache: dict[Any, Any]) -> str | None:
     """Why a job cannot run here (missing model, peer package or data), or None."""
     from peers import PEERS, peer_status
 
@@ -118,10 +118,9 @@ def print_plan(datasets: list[str] | None, models: list[str] | None, *, quick: b
             from graphrec.models import get_model_class
 
             cap = None if quick else SUITE_TIME_CAPS.get((dataset, model))
-            shown = model_params(model, dataset, quick, 0, get_model_class(model), cap)
-            budget = float(shown.get("time_budget") or 0.0)
-            if not has_recorded_settings(model, dataset):
-                shown = f"NONE RECORDED: class defaults {shown}"
+            params = model_params(model, dataset, quick, 0, get_model_class(model), cap)
+            budget = float(params.get("time_budget") or 0.0)
+            shown = str(params) if has_recorded_settings(model, dataset) else f"NONE RECORDED: class defaults {params}"
         total += budget
         print(f"{dataset:16} {model:14} budget {budget:6.0f} s  timeout {_job_timeout(dataset, model, quick):6.0f} s"
               f"  settings {shown}")
@@ -201,7 +200,7 @@ def run_suite(*, datasets: list[str] | None, models: list[str] | None, quick: bo
         previous = out / dataset / model / "results.json"
         reason = skip_reason(dataset, model, root, cache)
         if reason is not None:
-            record = {"dataset": dataset, "model": model, "status": "skipped", "reason": reason}
+            record: dict[str, Any] = {"dataset": dataset, "model": model, "status": "skipped", "reason": reason}
         elif resume and previous.is_file() and _ok(previous, suite["mode"]):
             record = {**json.loads(previous.read_text()), "resumed": True}
         elif deadline is not None and time.perf_counter() >= deadline:
