@@ -12,6 +12,10 @@ latency; FAISS flat/HNSW recall@20 against exact and speed-up; MMR/DPP
 100 -> 20 per-user cost; accuracy-diversity curves (Gowalla: embedding
 cosine; MovieLens: genres); cold start (fold-in users, content-mapped items).
 Timings on a shared machine are noisy: the load average is recorded beside each.
+
+One script over the ~400-line guide on purpose: its sections (one ``bench_*``
+function each) share one loaded dataset, one model and one report, and are run
+and read together.
 """
 
 from __future__ import annotations

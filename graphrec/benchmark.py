@@ -12,6 +12,10 @@ settings, peak memory, versions, machine); :func:`run_one` also writes
 checkout (``python benchmarks/run.py --full``: peer libraries, one subprocess per
 job, plots, ``benchmarks/RESULTS.md``) builds on these functions.
 
+One module over the ~400-line guide, about half of it docstrings: the steps of a
+run (settings, fit, evaluate, the record of machine and versions, the tables) fill
+one result dict whose layout the suite's report reads, and are kept side by side.
+
 Examples
 --------
 >>> res = run_one("synthetic", "popularity", quick=True, out=None, root=None)  # doctest: +SKIP
