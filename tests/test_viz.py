@@ -262,6 +262,34 @@ def test_argument_errors(graph, model):
     assert len(nb.nodes) > 1
 
 
+
+def test_neighbourhood_options_have_one_home(graph, model, tmp_path):
+    """Every neighbourhood function lists NeighborhoodOptions' fields, with its defaults."""
+    import dataclasses
+    import inspect
+
+    fields = {f.name: f.default for f in dataclasses.fields(viz.NeighborhoodOptions)}
+    assert {"hops", "k", "max_nodes", "paths_per_item", "train", "item_info", "weighting"} <= set(fields)
+    for func in (viz.neighborhood_graph, viz.neighborhood, viz.neighborhood_html, viz.save_neighborhood):
+        params = inspect.signature(func).parameters
+        for name, default in fields.items():
+            assert params[name].kind is inspect.Parameter.KEYWORD_ONLY, (func.__name__, name)
+            assert params[name].default == default, (func.__name__, name)
+        with pytest.raises(TypeError, match="no_such_option"):
+            func(model, tmp_path / "x.svg", user=0, no_such_option=1) if func is viz.save_neighborhood \
+                else func(model, user=0, no_such_option=1)
+    with pytest.raises(ValueError, match="max_nodes must exceed k"):
+        viz.NeighborhoodOptions(k=5, max_nodes=5)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        viz.neighborhood_html(model, user=0, k=-1)
+    # an option reaches the selection the same way from every door
+    a = viz.neighborhood_graph(model, user=0, k=3, max_nodes=20, label_width=5)
+    assert a.nodes["label"].str.len().max() <= 5
+    fig = viz.neighborhood(model, user=0, k=3, max_nodes=20, label_width=5)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(t for t in texts) and len(a.nodes) <= 20
+    matplotlib.pyplot.close(fig)
+
 def test_html_is_self_contained(graph, model, info, tmp_path):
     out = tmp_path / "nb.html"
     doc = viz.neighborhood_html(model, user=2, k=5, item_info=info, path=out)

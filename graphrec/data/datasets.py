@@ -162,8 +162,8 @@ def concat_interactions(parts: list[Interactions]) -> Interactions:
         return None if any(a is None for a in arrays) else np.concatenate(arrays)
 
     return Interactions(
-        cat("user_idx"),
-        cat("item_idx"),
+        np.concatenate([p.user_idx for p in parts]),
+        np.concatenate([p.item_idx for p in parts]),
         users=first.users,
         items=first.items,
         weights=cat("weights"),

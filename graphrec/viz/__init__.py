@@ -9,18 +9,25 @@ Plotting libraries (matplotlib, plotly) are imported inside the functions, so
 - :func:`neighborhood_html`: the same view as a self-contained interactive HTML file.
 - :func:`embedding_map`, :func:`project_embeddings`: 2-D maps of embeddings.
 - :func:`training_curves`: loss and metrics over epochs from a model's history.
-- :func:`save_figure`: save a figure by extension; :func:`save_neighborhood`: draw and
-  save a neighbourhood, PNG/SVG/PDF or HTML by extension (what the CLI calls).
+- :func:`save_figure`: save a figure by extension (what the CLI and the demo call);
+  :func:`save_neighborhood`: draw and save a neighbourhood in one call, PNG/SVG/PDF or
+  HTML by extension.
+- :class:`NeighborhoodOptions`: the options every neighbourhood function shares
+  (``hops``, ``k``, ``max_nodes``, ``paths_per_item``, ``train``, ``item_info``,
+  ``weighting``, ``label_width``), declared and documented once.
 """
 
-from graphrec.viz.embeddings import embedding_map, project_embeddings, training_curves
+from graphrec.viz.curves import training_curves
+from graphrec.viz.embeddings import embedding_map, project_embeddings
 from graphrec.viz.html import neighborhood_html
 from graphrec.viz.io import save_figure, save_neighborhood
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
 from graphrec.viz.neighborhood import draw_neighborhood, neighborhood
+from graphrec.viz.options import NeighborhoodOptions
 
 __all__ = [
     "Neighborhood",
+    "NeighborhoodOptions",
     "draw_neighborhood",
     "embedding_map",
     "neighborhood",

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graphrec.data.interactions import Interactions
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
 from graphrec.viz.neighborhood import COLORS
+from graphrec.viz.options import takes_options
 
 __all__ = ["neighborhood_html", "neighborhood_plotly"]
 
@@ -71,7 +71,7 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
             )
         )
     size = 8 + 22 * np.log1p(t["degree"].to_numpy()) / max(np.log1p(t["degree"].max()), 1e-9)
-    why = {}
+    why: dict[int, list[str]] = {}
     for _, w in nb.paths.iterrows():
         mid = " \u2192 ".join(
             t.at[n, "label"] if n in t.index else str(n) for n in w["nodes"][1:-1]
@@ -148,19 +148,14 @@ def neighborhood_plotly(nb: Neighborhood) -> Any:
     return fig
 
 
+@takes_options
 def neighborhood_html(
     model: Any = None,
     user: int | None = None,
     item: int | None = None,
     *,
     path: str | os.PathLike | None = None,
-    hops: int = 2,
-    k: int = 10,
-    max_nodes: int = 60,
-    paths_per_item: int = 2,
-    train: Interactions | None = None,
-    item_info: pd.DataFrame | None = None,
-    weighting: str = "auto",
+    **options: Any,
 ) -> str:
     """Interactive neighbourhood view as one self-contained HTML document.
 
@@ -170,10 +165,13 @@ def neighborhood_html(
 
     Parameters
     ----------
-    model, user, item, hops, k, max_nodes, paths_per_item, train, item_info, weighting
+    model, user, item
         As in :func:`graphrec.viz.neighborhood`.
     path : str or PathLike, optional
         Write the document here (parent folders created).
+    **options
+        ``hops``, ``k``, ``max_nodes``, ``paths_per_item``, ``train``, ``item_info``,
+        ``weighting``, ``label_width``: see :class:`graphrec.viz.NeighborhoodOptions`.
 
     Returns
     -------
@@ -189,18 +187,7 @@ def neighborhood_html(
         import plotly  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("neighborhood_html needs plotly: pip install plotly") from exc
-    nb = neighborhood_graph(
-        model,
-        user,
-        item,
-        hops=hops,
-        k=k,
-        max_nodes=max_nodes,
-        paths_per_item=paths_per_item,
-        train=train,
-        item_info=item_info,
-        weighting=weighting,
-    )
+    nb = neighborhood_graph(model, user, item, **options)
     fig = neighborhood_plotly(nb)
     doc = fig.to_html(
         include_plotlyjs=True, full_html=True, include_mathjax=False, config={"displaylogo": False}

@@ -1,7 +1,7 @@
 """Saving pictures: figures by extension, and the neighbourhood view in one call.
 
-:func:`save_neighborhood` is what a command line needs: the output format follows the
-file name (``.png``/``.svg``/``.pdf``: matplotlib; ``.html``: interactive plotly).
+:func:`save_neighborhood` draws and saves in one call, the output format following
+the file name (``.png``/``.svg``/``.pdf``: matplotlib; ``.html``: interactive plotly).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from graphrec.data.interactions import Interactions
+from graphrec.viz.options import takes_options
 
 __all__ = ["FIGURE_SUFFIXES", "save_figure", "save_neighborhood"]
 
@@ -69,27 +67,23 @@ def save_figure(
     return str(path)
 
 
+@takes_options
 def save_neighborhood(
     model: Any,
     path: str | os.PathLike,
     *,
     user: int | None = None,
     item: int | None = None,
-    hops: int = 2,
-    k: int = 10,
-    max_nodes: int = 60,
-    paths_per_item: int = 2,
-    train: Interactions | None = None,
-    item_info: pd.DataFrame | None = None,
-    weighting: str = "auto",
     palette: bool = False,
+    **options: Any,
 ) -> str:
     """Draw a neighbourhood and save it; the format follows the file name.
 
     ``.png``, ``.svg``, ``.pdf``, ``.jpg``: :func:`graphrec.viz.neighborhood` (1600 x 1200
     pixels for PNG); ``.html``: :func:`graphrec.viz.neighborhood_html` (self-contained).
     ``user``/``item`` are internal indices (:func:`graphrec.explain.user_index` maps an
-    id). Other parameters as in :func:`graphrec.viz.neighborhood`.
+    id). ``**options`` (``hops``, ``k``, ``max_nodes``, ...) are those of
+    :class:`graphrec.viz.NeighborhoodOptions`.
 
     Returns
     -------
@@ -112,24 +106,13 @@ def save_neighborhood(
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    options = {
-        "user": user,
-        "item": item,
-        "hops": hops,
-        "k": k,
-        "max_nodes": max_nodes,
-        "paths_per_item": paths_per_item,
-        "train": train,
-        "item_info": item_info,
-        "weighting": weighting,
-    }
     if suffix in (".html", ".htm"):
         from graphrec.viz.html import neighborhood_html
 
-        neighborhood_html(model, path=path, **options)
+        neighborhood_html(model, user, item, path=path, **options)
         return str(path)
     if suffix not in FIGURE_SUFFIXES:
         raise ValueError(f"path must end in .png, .svg, .pdf, .jpg or .html, got {suffix!r}")
     from graphrec.viz.neighborhood import neighborhood
 
-    return save_figure(neighborhood(model, **options), path, palette=palette)
+    return save_figure(neighborhood(model, user, item, **options), path, palette=palette)

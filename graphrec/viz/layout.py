@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from graphrec.explain import (
     walks,
 )
 from graphrec.graph import bipartite_adjacency, ego_subgraph, normalized_adjacency
+from graphrec.viz.options import NeighborhoodOptions, takes_options
 
 __all__ = ["Neighborhood", "hop_distances", "neighborhood_graph"]
 
@@ -107,19 +108,12 @@ def _recommendations(model: Any, user: int | None, item: int | None, k: int):
     return idx[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
 
+@takes_options
 def neighborhood_graph(
     model: Any = None,
     user: int | None = None,
     item: int | None = None,
-    *,
-    hops: int = 2,
-    k: int = 10,
-    max_nodes: int = 60,
-    paths_per_item: int = 2,
-    train: Interactions | None = None,
-    item_info: pd.DataFrame | None = None,
-    weighting: str = "auto",
-    label_width: int | None = 28,
+    **options: Any,
 ) -> Neighborhood:
     """Select, rank and lay out the neighbourhood of a user (or item).
 
@@ -145,22 +139,10 @@ def neighborhood_graph(
         (from ``model.seen_``). May be None when ``train`` is given and ``k=0``.
     user, item : int
         Internal index of the centre; exactly one.
-    hops : int, default 2
-    k : int, default 10
-        Recommendations to add (0: none).
-    max_nodes : int, default 60
-        Cap on drawn nodes, centre and recommendations included.
-    paths_per_item : int, default 2
-        Walks drawn from the centre to each recommendation (length 3 from a user,
-        length 2 from an item).
-    train : Interactions, optional
-        The training interactions (the model's by default).
-    item_info : DataFrame, optional
-        Indexed by internal item index; ``title`` labels the items.
-    weighting : {"auto", "normalized", "count"}
-        How walks are weighted (see :mod:`graphrec.explain`).
-    label_width : int or None, default 28
-        Truncate labels to this many characters.
+    **options
+        ``hops=2``, ``k=10``, ``max_nodes=60``, ``paths_per_item=2``, ``train=None``,
+        ``item_info=None``, ``weighting="auto"``, ``label_width=28``: see
+        :class:`graphrec.viz.NeighborhoodOptions`, where they are documented once.
 
     Returns
     -------
@@ -176,24 +158,23 @@ def neighborhood_graph(
     """
     if (user is None) == (item is None):
         raise ValueError("give exactly one of user or item")
-    if hops < 1:
-        raise ValueError(f"hops must be >= 1, got {hops}")
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
-    if max_nodes <= k:
-        raise ValueError(f"max_nodes must exceed k (centre + {k} recommendations), got {max_nodes}")
+    opts = NeighborhoodOptions(**options)
+    hops, k, max_nodes, paths_per_item = opts.hops, opts.k, opts.max_nodes, opts.paths_per_item
+    train, item_info, label_width = opts.train, opts.item_info, opts.label_width
     if model is None and (train is None or k > 0):
         raise ValueError("give a fitted model (or train with k=0)")
-    x = training_interactions(model, train) if model is not None else train
+    # train is not None when model is (checked above)
+    x = training_interactions(model, train) if model is not None else cast(Interactions, train)
     if user is not None:
         if not 0 <= int(user) < x.n_users:
             raise IndexError(f"user index {user} out of range [0, {x.n_users})")
         user, centre = int(user), int(user)
     else:
-        if not 0 <= int(item) < x.n_items:
+        item = int(item)  # type: ignore[arg-type]  # exactly one of user, item (checked above)
+        if not 0 <= item < x.n_items:
             raise IndexError(f"item index {item} out of range [0, {x.n_items})")
-        item, centre = int(item), x.n_users + int(item)
-    weighting = _resolve_weighting(weighting, model)
+        centre = x.n_users + item
+    weighting = _resolve_weighting(opts.weighting, model)
     a_norm = normalized_adjacency(x)
     a_bin = bipartite_adjacency(x)
     a_path = a_norm if weighting == "normalized" else a_bin

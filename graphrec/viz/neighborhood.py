@@ -1,6 +1,9 @@
 """Static (matplotlib) neighbourhood view of a user or item and its recommendations.
 
 matplotlib is imported inside the functions, so importing graphrec never loads it.
+One piece (about 400 lines) on purpose: it only draws a :class:`Neighborhood` (node
+selection and layout live in :mod:`graphrec.viz.layout`), and the graph, its labels and
+the "because of" side panel share one figure, one axis scale and one colour key.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graphrec.data.interactions import Interactions
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
+from graphrec.viz.options import takes_options
 
 __all__ = ["draw_neighborhood", "neighborhood"]
 
@@ -25,21 +28,16 @@ COLORS = {
 }
 
 
+@takes_options
 def neighborhood(
     model: Any = None,
     user: int | None = None,
     item: int | None = None,
     *,
-    hops: int = 2,
-    k: int = 10,
-    max_nodes: int = 60,
-    paths_per_item: int = 2,
-    train: Interactions | None = None,
-    item_info: pd.DataFrame | None = None,
-    weighting: str = "auto",
     figsize: tuple[float, float] = (16, 12),
     dpi: int = 100,
     explain_panel: bool = True,
+    **options: Any,
 ) -> Any:
     """Draw the k-hop neighbourhood of a user (or item) with the model's recommendations.
 
@@ -55,12 +53,16 @@ def neighborhood(
 
     Parameters
     ----------
-    model, user, item, hops, k, max_nodes, paths_per_item, train, item_info, weighting
+    model, user, item
         As in :func:`graphrec.viz.neighborhood_graph` (node selection, cap and layout
-        live there). ``train`` defaults to the model's training data (``model.seen_``).
+        live there).
     figsize, dpi : default (16, 12), 100
         Figure size in inches; the default saves at 1600 x 1200 pixels.
     explain_panel : bool, default True
+    **options
+        ``hops``, ``k``, ``max_nodes``, ``paths_per_item``, ``train``, ``item_info``,
+        ``weighting``, ``label_width``: see :class:`graphrec.viz.NeighborhoodOptions`.
+        ``train`` defaults to the model's training data (``model.seen_``).
 
     Returns
     -------
@@ -77,20 +79,9 @@ def neighborhood(
     >>> len(fig.axes) >= 1
     True
     """
-    nb = neighborhood_graph(
-        model,
-        user,
-        item,
-        hops=hops,
-        k=k,
-        max_nodes=max_nodes,
-        paths_per_item=paths_per_item,
-        train=train,
-        item_info=item_info,
-        weighting=weighting,
-    )
+    nb = neighborhood_graph(model, user, item, **options)
     return draw_neighborhood(
-        nb, figsize=figsize, dpi=dpi, explain_panel=explain_panel, item_info=item_info
+        nb, figsize=figsize, dpi=dpi, explain_panel=explain_panel, item_info=options.get("item_info")
     )
 
 
@@ -378,7 +369,7 @@ def _explain_panel(side: Any, nb: Neighborhood, item_info: pd.DataFrame | None) 
 
     side.set_axis_off()
     by_user = nb.centre < nb.x.n_users
-    lines = [
+    lines: list[tuple[str, float, str, str]] = [
         ("Why these recommendations?", 12, "bold", "#000000"),
         (
             "share of the path weight through each of your items"
