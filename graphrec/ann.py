@@ -10,13 +10,14 @@ imported lazily, so graphrec works without it.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_is_fitted
+
+from graphrec.utils import as_index_array, check_positive_int
 
 __all__ = ["KINDS", "AnnIndex", "ann_recommend", "faiss_available"]
 
@@ -40,12 +41,6 @@ def _faiss() -> Any:
             "graphrec.ann needs faiss: pip install 'graphrec[ann]' (or faiss-cpu)"
         ) from exc
     return faiss
-
-
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _as_matrix(vectors: ArrayLike, name: str, normalise: bool) -> NDArray[np.float32]:
@@ -113,9 +108,9 @@ class AnnIndex:
             raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
         self.kind = kind
         self.similarity = similarity
-        self.m = _check_int(m, "m", 2)
-        self.ef_construction = _check_int(ef_construction, "ef_construction")
-        self.ef_search = _check_int(ef_search, "ef_search")
+        self.m = check_positive_int(m, "m", minimum=2)
+        self.ef_construction = check_positive_int(ef_construction, "ef_construction")
+        self.ef_search = check_positive_int(ef_search, "ef_search")
         faiss = _faiss()
         items = _as_matrix(item_embeddings, "item_embeddings", similarity == "cosine")
         if len(items) == 0:
@@ -173,8 +168,8 @@ class AnnIndex:
         ValueError
             ``k < 1``, a dimension mismatch, bad ``rows``.
         """
-        k = _check_int(k, "k")
-        batch_size = _check_int(batch_size, "batch_size")
+        k = check_positive_int(k, "k")
+        batch_size = check_positive_int(batch_size, "batch_size")
         q = _as_matrix(user_vectors, "user_vectors", self.similarity == "cosine")
         if q.shape[1] != self.embedding_dim:
             raise ValueError(
@@ -269,15 +264,12 @@ def ann_recommend(
         The model has no embeddings, or the index does not match its items.
     """
     check_is_fitted(model)
-    from graphrec.utils import as_index_array
-
     users = as_index_array(users, model.n_users_, "users")
     u = getattr(model, "user_embeddings_", None)
     v = getattr(model, "item_embeddings_", None)
     if u is None or v is None:
         raise ValueError(f"{type(model).__name__} has no user/item embeddings for ANN retrieval")
-    default = getattr(model, "_default_similarity", None)
-    similarity = default() if callable(default) else (getattr(model, "similarity", None) or "dot")
+    similarity = model._default_similarity()
     if index is None:
         index = AnnIndex(v, kind=kind, similarity=similarity, **index_params)
     if index.n_items != model.n_items_:

@@ -28,6 +28,10 @@ The *length-2* view (:func:`because`) collapses the middle user: the user's own 
 
 Everything is vectorised over the sparse rows involved (the neighbours of the two
 end points); there is no Python loop over edges.
+
+One piece (~500 lines, half of it docstrings): walk enumeration, the two views
+built on it and the model-level door share the weighting rules and the walk
+frame, and the viz package reads them from here.
 """
 
 from __future__ import annotations
@@ -320,8 +324,7 @@ def paths(
         if length not in (1, 3):
             raise ValueError(f"length from a user to an item must be 1 or 3, got {length}")
     else:
-        check_index(source_item, x.n_items, "source_item")
-        source = x.n_users + int(source_item)
+        source = x.n_users + check_index(source_item, x.n_items, "source_item")
         length = 2 if length is None else length
         if length != 2:
             raise ValueError(f"length between two items must be 2, got {length}")

@@ -15,6 +15,7 @@ import torch
 from numpy.typing import NDArray
 
 from graphrec.data.interactions import Interactions
+from graphrec.utils import check_index
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -251,13 +252,9 @@ def ego_subgraph(
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"max_nodes must be >= 1, got {max_nodes}")
     if user is not None:
-        if not 0 <= user < x.n_users:
-            raise IndexError(f"user index {user} out of range [0, {x.n_users})")
-        centre = int(user)
+        centre = check_index(user, x.n_users, "user")
     else:
-        if not 0 <= item < x.n_items:
-            raise IndexError(f"item index {item} out of range [0, {x.n_items})")
-        centre = x.n_users + int(item)
+        centre = x.n_users + check_index(item, x.n_items, "item")
     a = normalized_adjacency(x) if adjacency is None else adjacency
     n = a.shape[0]
     dist = np.full(n, -1, np.int64)

@@ -18,6 +18,8 @@ import scipy.sparse as sp
 import torch
 from numpy.typing import NDArray
 
+from graphrec.utils import check_positive_int
+
 __all__ = [
     "RANKING_METRICS",
     "average_popularity",
@@ -83,8 +85,7 @@ def hit_matrix(
 
 
 def _check_k(k: int, width: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    k = check_positive_int(k, "k")
     if k > width:
         raise ValueError(f"k={k} exceeds the ranked list length {width}")
     return int(k)
@@ -162,7 +163,7 @@ def hit_rate_at_k(ranked, relevant, k: int) -> NDArray[np.float64]:
     """1 if any of the top ``k`` is relevant, else 0."""
     hits, n_rel = hit_matrix(ranked, relevant)
     k = _check_k(k, hits.shape[1])
-    return _per_user(hits[:, :k].any(1), n_rel)
+    return _per_user(np.asarray(hits[:, :k].any(1)), n_rel)
 
 
 def mrr_at_k(ranked, relevant, k: int) -> NDArray[np.float64]:

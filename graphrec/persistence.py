@@ -92,7 +92,7 @@ def write_state(path: str | os.PathLike, state: ModelState) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     try:
         with open(tmp / ARRAYS_FILE, "wb") as fh:
-            np.savez(fh, **state.arrays)
+            np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
         meta["arrays_sha256"] = _sha256(tmp / ARRAYS_FILE)
         try:
             text = json.dumps(meta, indent=1, allow_nan=True)

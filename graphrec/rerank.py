@@ -9,16 +9,21 @@ chunk at once (batched numpy ops); there is no Python loop over users.
 
 Relevance is min-max normalised per user over the valid candidates, so the
 trade-off parameters mean the same thing whatever the scale of the scores.
+
+One piece (~470 lines): MMR and DPP share the candidate checks, the similarity
+gather, the relevance normalisation and the chunked greedy driver; each algorithm
+is only its step function, so splitting would separate them from what they share.
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
+
+from graphrec.utils import check_positive_int, check_unit_interval
 
 __all__ = [
     "DPP",
@@ -34,19 +39,6 @@ __all__ = [
 RERANKERS = ("mmr", "dpp")
 _CHUNK = 1024  # users re-ranked per batched pass (memory ~ chunk * pool^2 * 8 bytes)
 _EPS = 1e-6  # conditional variance below which a DPP candidate adds no new direction
-
-
-def _check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    return int(k)
-
-
-def _check_unit(value: object, name: str) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _check_candidates(
@@ -278,8 +270,8 @@ def mmr(
     >>> mmr(np.array([[0, 1, 2]]), np.array([[3.0, 2.0, 1.0]]), 2, cats, lambda_=0.3)[0].tolist()
     [[0, 2]]
     """
-    k = _check_k(k)
-    lambda_ = _check_unit(lambda_, "lambda_")
+    k = check_positive_int(k, "k")
+    lambda_ = check_unit_interval(lambda_, "lambda_")
     cand, sc = _check_candidates(candidates, scores)
     feats, categorical = _prepare_features(features, categorical)
     return _greedy(cand, sc, k, feats, categorical, _mmr_steps(lambda_))
@@ -329,8 +321,8 @@ def dpp(
     >>> dpp(np.array([[0, 1, 2]]), np.array([[3.0, 2.0, 1.0]]), 2, v)[0].tolist()
     [[0, 2]]
     """
-    k = _check_k(k)
-    theta = _check_unit(theta, "theta")
+    k = check_positive_int(k, "k")
+    theta = check_unit_interval(theta, "theta")
     cand, sc = _check_candidates(candidates, scores)
     feats, categorical = _prepare_features(features, categorical)
     return _greedy(cand, sc, k, feats, categorical, _dpp_steps(theta))
@@ -357,14 +349,8 @@ class Reranker(BaseEstimator):
 
     def pool_size(self, k: int) -> int:
         """Number of candidates to retrieve for lists of length ``k``."""
-        k = _check_k(k)
-        if (
-            isinstance(self.pool, bool)
-            or not isinstance(self.pool, numbers.Integral)
-            or self.pool < 1
-        ):
-            raise ValueError(f"pool must be an integer >= 1, got {self.pool!r}")
-        return max(k, int(self.pool))
+        k = check_positive_int(k, "k")
+        return max(k, check_positive_int(self.pool, "pool"))
 
     def _features(self, model: Any) -> NDArray:
         if isinstance(self.similarity, str):
@@ -476,5 +462,6 @@ def get_reranker(rerank: str | Reranker) -> Reranker:
     if isinstance(rerank, Reranker):
         return rerank
     if isinstance(rerank, str) and rerank.lower() in RERANKERS:
-        return {"mmr": MMR, "dpp": DPP}[rerank.lower()]()
+        classes: dict[str, type[Reranker]] = {"mmr": MMR, "dpp": DPP}
+    return classes[rerank.lower()]()
     raise ValueError(f"rerank must be one of {RERANKERS} or a Reranker instance, got {rerank!r}")

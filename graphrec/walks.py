@@ -11,6 +11,8 @@ Use with :func:`graphrec.graph.bipartite_adjacency` (users first, then items).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
@@ -129,7 +131,7 @@ def random_walks(
     walks = np.full((len(starts), walk_length), -1, dtype=np.int64)
     walks[:, 0] = starts
     biased = p != 1.0 or q != 1.0
-    keys = None
+    keys: NDArray[np.int64] | None = None
     if biased:
         rows = np.repeat(np.arange(n, dtype=np.int64), deg)
         keys = rows * n + indices  # sorted: CSR rows in order, sorted columns
@@ -143,7 +145,7 @@ def random_walks(
             prev = walks[alive, t - 2]
             todo = np.arange(len(cur))
             for _ in range(_MAX_REJECTION_ROUNDS):
-                w = _node2vec_weight(prev[todo], nxt[todo], keys, n, p, q)
+                w = _node2vec_weight(prev[todo], nxt[todo], cast(NDArray[np.int64], keys), n, p, q)
                 todo = todo[rng.random(len(todo)) * max_w >= w]
                 if len(todo) == 0:
                     break

@@ -31,7 +31,7 @@ if "explain_weighting" not in vars(LightGCN):
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
 # Keys are class names as saved by Recommender.save; add one line per model.
-MODELS = MappingProxyType(
+MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
     {
         "Popularity": Popularity,
         "LightGCN": LightGCN,

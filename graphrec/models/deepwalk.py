@@ -319,10 +319,10 @@ def _train_sgns(n_nodes: int, noise: NDArray, chunks: Callable[[], Iterator[tupl
         bar = tqdm(total=total_pairs, unit="pair", unit_scale=True, desc="skip-gram")
     for epoch in range(epochs):
         loss_sum, n_steps = torch.zeros((), device=device), 0
-        for centers, contexts in chunks():
-            perm = torch.randperm(len(centers), generator=generator, device=device)
-            centers = torch.from_numpy(centers).to(device)[perm]
-            contexts = torch.from_numpy(contexts).to(device)[perm]
+        for centers_np, contexts_np in chunks():
+            perm = torch.randperm(len(centers_np), generator=generator, device=device)
+            centers = torch.from_numpy(centers_np).to(device)[perm]
+            contexts = torch.from_numpy(contexts_np).to(device)[perm]
             for lo in range(0, len(centers) - g + 1, batch):
                 ci = centers[lo : lo + batch]
                 b = len(ci) // g * g
