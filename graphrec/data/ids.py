@@ -77,7 +77,7 @@ class IdMap:
 
     def __contains__(self, label: object) -> bool:
         try:
-            self.to_index(np.array([label], dtype=object))
+            self.to_index([label])  # type: ignore[arg-type]  # any label; unknown ones raise
         except (KeyError, TypeError, ValueError):
             return False
         return True
