@@ -1,4 +1,11 @@
-"""The immutable user-item interaction container."""
+"""The immutable user-item interaction container.
+
+Turning what a caller hands in (id columns, weights, timestamps, a LightGCN text
+file) into checked arrays lives in :mod:`graphrec.data._columns`; this module is
+the container and its views (CSR, DataFrame, subsets, k-core). It is one piece
+(about 450 lines, most of them numpydoc) because it is one class: its builders and
+views share its private constructor and cached state.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,15 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from graphrec.data._columns import (
+    POLICIES,
+    encode_ids,
+    int64_column,
+    merge_duplicates,
+    numeric_column,
+    read_lightgcn_pairs,
+    timestamp_column,
+)
 from graphrec.data.ids import IdMap
 
 __all__ = ["DuplicatePolicy", "Interactions"]
@@ -19,7 +35,6 @@ __all__ = ["DuplicatePolicy", "Interactions"]
 logger = logging.getLogger(__name__)
 
 DuplicatePolicy = Literal["sum", "max", "last", "first"]
-_POLICIES = ("sum", "max", "last", "first")
 
 
 class Interactions:
@@ -71,8 +86,8 @@ class Interactions:
     ) -> None:
         if not isinstance(users, IdMap) or not isinstance(items, IdMap):
             raise TypeError("users and items must be IdMap instances")
-        u = _as_index_array(user_idx, "user_idx")
-        i = _as_index_array(item_idx, "item_idx")
+        u = int64_column(user_idx, "user_idx")
+        i = int64_column(item_idx, "item_idx")
         if len(u) != len(i):
             raise ValueError(f"user_idx and item_idx lengths differ: {len(u)} != {len(i)}")
         if len(u) and (u.min() < 0 or u.max() >= len(users)):
@@ -162,13 +177,13 @@ class Interactions:
             raise ValueError(f"users and items lengths differ: {len(users)} != {len(items)}")
         if len(users) == 0:
             raise ValueError("no interactions: users and items are empty")
-        if duplicates not in _POLICIES:
-            raise ValueError(f"duplicates must be one of {_POLICIES}, got {duplicates!r}")
-        u, umap = _encode(users, n_users, "user")
-        i, imap = _encode(items, n_items, "item")
-        w = None if weights is None else _numeric(weights, "weights", len(u))
-        t = None if timestamps is None else _numeric(timestamps, "timestamps", len(u))
-        u, i, w, t = _merge_duplicates(u, i, w, t, len(imap), duplicates)
+        if duplicates not in POLICIES:
+            raise ValueError(f"duplicates must be one of {POLICIES}, got {duplicates!r}")
+        u, umap = encode_ids(users, n_users, "user")
+        i, imap = encode_ids(items, n_items, "item")
+        w = None if weights is None else numeric_column(weights, "weights", len(u))
+        t = None if timestamps is None else numeric_column(timestamps, "timestamps", len(u))
+        u, i, w, t = merge_duplicates(u, i, w, t, len(imap), duplicates)
         return cls(u, i, users=umap, items=imap, weights=w, timestamps=t)
 
     @classmethod
@@ -229,7 +244,7 @@ class Interactions:
         weights = None
         keep = np.ones(len(df), dtype=bool)
         if rating is not None:
-            r = pd.to_numeric(df[rating], errors="coerce").to_numpy(dtype=np.float64)
+            r = pd.tonumeric_column(df[rating], errors="coerce").to_numpy(dtype=np.float64)
             bad = ~np.isfinite(r)
             if bad.any():
                 raise ValueError(
@@ -245,7 +260,7 @@ class Interactions:
                 weights = r
         times = None
         if timestamp is not None:
-            times = _timestamps(df[timestamp], timestamp)
+            times = timestamp_column(df[timestamp], timestamp)
         return cls.from_arrays(
             df[user].to_numpy()[keep],
             df[item].to_numpy()[keep],
@@ -431,130 +446,3 @@ class Interactions:
             f"Interactions(n_users={self.n_users:,}, n_items={self.n_items:,}, nnz={self.nnz:,}, "
             f"density={self.density:.4%}{extra})"
         )
-
-
-# ---------------------------------------------------------------------- helpers
-def read_lightgcn_pairs(path: str | os.PathLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Parse ``user item item ...`` lines into (users, items) arrays.
-
-    Vectorised: the whole file is tokenised once; only line lengths are counted per line.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(path) as fh:
-        lines = fh.read().splitlines()
-    counts = np.fromiter((len(line.split()) for line in lines), dtype=np.int64, count=len(lines))
-    text = " ".join(lines)
-    try:
-        tokens = np.array(text.split(), dtype=np.int64)
-    except ValueError:
-        for n, line in enumerate(lines, 1):
-            for tok in line.split():
-                if not tok.lstrip("-").isdigit():
-                    raise ValueError(f"{path}, line {n}: non-integer token {tok!r}") from None
-        raise
-    if (tokens < 0).any():
-        bad = int(np.flatnonzero(tokens < 0)[0])
-        line_no = int(np.searchsorted(np.cumsum(counts), bad, side="right")) + 1
-        raise ValueError(f"{path}, line {line_no}: negative id {tokens[bad]}")
-    nonempty = counts > 0
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nonempty]
-    n_items_per_line = counts[nonempty] - 1
-    users = np.repeat(tokens[starts], n_items_per_line)
-    item_mask = np.ones(len(tokens), dtype=bool)
-    item_mask[starts] = False
-    items = tokens[item_mask]
-    if len(users) == 0:
-        raise ValueError(f"{path}: no interactions found")
-    return users, items
-
-
-def _as_index_array(a: ArrayLike, name: str) -> NDArray[np.int64]:
-    arr = np.asarray(a)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size and arr.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be integers, got dtype {arr.dtype}")
-    return np.array(arr, dtype=np.int64, copy=True)
-
-
-def _encode(ids: NDArray, n: int | None, role: str) -> tuple[NDArray[np.int64], IdMap]:
-    if n is not None:
-        if ids.dtype.kind not in "iu":
-            raise ValueError(f"n_{role}s given, so {role} ids must be integers, got dtype {ids.dtype}")
-        if ids.min() < 0 or ids.max() >= n:
-            raise ValueError(f"{role} ids must lie in [0, n_{role}s={n}); found {ids.min()}..{ids.max()}")
-        return ids.astype(np.int64), IdMap.identity(n)
-    if ids.dtype.kind == "f":
-        if not np.all(np.isfinite(ids)):
-            raise ValueError(f"{role} ids contain NaN")
-    elif ids.dtype.kind == "O":
-        if pd.isna(ids).any():
-            raise ValueError(f"{role} ids contain missing values")
-        types = {type(v) for v in ids.tolist()}
-        if not types <= {int, np.int64, np.int32} :
-            ids = ids.astype(str)
-    labels, codes = np.unique(ids, return_inverse=True)
-    return codes.astype(np.int64).ravel(), IdMap(labels)
-
-
-def _numeric(a: ArrayLike, name: str, n: int) -> NDArray:
-    arr = np.asarray(a)
-    if arr.dtype.kind not in "iuf":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}") from None
-    if len(arr) != n:
-        raise ValueError(f"{name} length {len(arr)} != number of interactions {n}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contain NaN or inf")
-    return arr
-
-
-def _timestamps(col: pd.Series, name: str) -> NDArray:
-    if pd.api.types.is_datetime64_any_dtype(col):
-        if col.isna().any():
-            raise ValueError(f"timestamp column {name!r} has missing values")
-        if col.dt.tz is not None:  # time-zone aware: Unix seconds are UTC
-            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
-        return (col.astype("datetime64[ns]").astype("int64") // 10**9).to_numpy()
-    t = pd.to_numeric(col, errors="coerce").to_numpy()
-    bad = ~np.isfinite(t.astype(np.float64))
-    if bad.any():
-        raise ValueError(
-            f"timestamp column {name!r} has {int(bad.sum())} non-numeric or missing values "
-            f"(first: {col.iloc[int(np.flatnonzero(bad)[0])]!r})"
-        )
-    return t
-
-
-def _merge_duplicates(u, i, w, t, n_items, policy):
-    keys = u * n_items + i
-    if t is not None:
-        order = np.lexsort((t, keys))  # by key, then time
-    else:
-        order = np.argsort(keys, kind="stable")  # by key, then input order
-    ks = keys[order]
-    first = np.ones(len(ks), dtype=bool)
-    first[1:] = ks[1:] != ks[:-1]
-    if first.all():
-        return u, i, w, t
-    n_dup = int((~first).sum())
-    logger.info("merged %d duplicate (user, item) rows with policy %r", n_dup, policy)
-    group = np.cumsum(first) - 1
-    last = np.ones(len(ks), dtype=bool)
-    last[:-1] = first[1:]
-    pick = order[last] if policy in ("last", "sum", "max") else order[first]
-    new_w = None
-    if w is not None:
-        ws = w[order].astype(np.float64)
-        if policy == "sum":
-            new_w = np.bincount(group, weights=ws)
-        elif policy == "max":
-            new_w = np.full(group[-1] + 1, -np.inf)
-            np.maximum.at(new_w, group, ws)
-        else:
-            new_w = w[pick]
-    return u[pick], i[pick], new_w, None if t is None else t[pick]
