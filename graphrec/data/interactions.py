@@ -244,7 +244,7 @@ class Interactions:
         weights = None
         keep = np.ones(len(df), dtype=bool)
         if rating is not None:
-            r = pd.tonumeric_column(df[rating], errors="coerce").to_numpy(dtype=np.float64)
+            r = pd.to_numeric(df[rating], errors="coerce").to_numpy(dtype=np.float64)
             bad = ~np.isfinite(r)
             if bad.any():
                 raise ValueError(
