@@ -123,8 +123,9 @@ def fit_distributed(
 
     Parameters
     ----------
-    model : LightGCN or MF
-        Unfitted or fitted; refitted in place on every rank.
+    model : LightGCN or MF (any :class:`graphrec.training.TrainableModel`)
+        Unfitted or fitted; refitted in place on every rank, with its whole
+        :class:`~graphrec.training.TrainConfig` (``batch_size`` made per-rank).
     train, valid : Interactions
         The full data on every rank; ``valid`` enables early stopping (``model.patience``).
     checkpoint_dir : path, optional
@@ -152,7 +153,7 @@ def fit_distributed(
         group is then broken and left as is (tearing it down can block): end the
         process, e.g. ``os._exit(1)`` as ``python -m graphrec.distributed`` does.
     TypeError
-        ``model`` is not a LightGCN/MF-style model.
+        ``model`` is not a :class:`graphrec.training.TrainableModel`.
 
     Examples
     --------
