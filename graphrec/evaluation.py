@@ -22,7 +22,7 @@ from graphrec.metrics import (
     metrics_from_hits,
     novelty,
 )
-from graphrec.retrieval import top_k
+from graphrec.retrieval import rank_blocks
 
 __all__ = ["evaluate", "evaluate_rankings", "rank_all"]
 
@@ -51,10 +51,8 @@ def rank_all(
     ``exclude`` (default: the model's ``seen_``) is masked before ranking.
     """
     exclude = model.seen_ if exclude is None else exclude
-    ranked = np.empty((len(users), k), np.int64)
-    for start, batch, scores in model._score_batches(users, similarity, batch_size):
-        ranked[start : start + len(batch)] = top_k(scores, k, exclude=exclude, rows=batch)[0]
-    return ranked
+    blocks = ((start, scores) for start, _, scores in model._score_batches(users, similarity, batch_size))
+    return rank_blocks(blocks, len(users), k, exclude=exclude, rows=users)[0]
 
 
 def evaluate_rankings(
