@@ -13,12 +13,19 @@ is folded in exactly the same way (:meth:`PureSVD.fold_in` returns ``r V``),
 with no fitting and no approximation.
 
 The SVD may be taken of a degree-normalised matrix ``R~ = Du^-e R Di^-e``
-(``normalize="symmetric"``) or ``R Di^-e`` (``normalize="item"``), with the
-exponent ``e`` given by ``exponent``: dividing item columns by a power of their
-popularity stops the most popular items from dominating the leading singular
-vectors (the popularity-bias correction of EigenRec, Nikolakopoulos et al. 2017,
-and of GF-CF's ``Du^-1/2 R Di^-1/2``). The scores stay ``r_u V V^T`` with the
-user's plain row ``r_u``: normalisation only chooses the subspace.
+(``normalize="symmetric"``, GF-CF's ``Du^-1/2 R Di^-1/2`` at ``e = 1/2``) or
+``R~ = R Di^-e`` (``normalize="item"``), with the exponent ``e`` given by
+``exponent``: dividing item columns by a power of their popularity stops the most
+popular items from dominating the leading singular vectors (EigenRec,
+Nikolakopoulos et al. 2017, studies such scalings). The scores are then the
+rank-``k`` reconstruction of ``R~`` with the item normalisation undone,
+
+    score(u) = r_u Di^-e V V^T Di^e
+
+(the user factor ``Du^-e`` is one constant per user and cannot change a ranking),
+which is GF-CF's ideal low-pass filter; so ``user_embeddings_ = R Di^-e V`` and
+``item_embeddings_ = Di^e V``, and the fold-in is ``r Di^-e V``. With
+``normalize=None`` (or ``e = 0``) this is plain PureSVD.
 
 The SVD is the randomized solver (Halko et al. 2011) shared with
 :class:`graphrec.GraphFilter` (``graph_filter._randomized_right_svd``: sklearn's
@@ -61,7 +68,8 @@ class PureSVD(EmbeddingRecommender):
         Matrix whose SVD is taken: None the interaction matrix ``R`` itself
         (Cremonesi et al.), "item" ``R Di^-e``, "symmetric" ``Du^-e R Di^-e``
         (``Du``, ``Di``: user and item degrees, or row and column sums when
-        ``binary=False``; ``e`` = ``exponent``).
+        ``binary=False``; ``e`` = ``exponent``). Scores are
+        ``r_u Di^-e V V^T Di^e`` (see the module docstring).
     exponent : float, default 0.5
         The exponent ``e`` of the degree normalisation (unused when
         ``normalize`` is None); 0 means no normalisation.
@@ -84,10 +92,12 @@ class PureSVD(EmbeddingRecommender):
     Attributes
     ----------
     item_embeddings_ : ndarray of float32, shape (n_items, embedding_dim)
-        ``V``, the top right singular vectors (orthonormal columns, not scaled
-        by the singular values).
+        ``Di^e V``: the top right singular vectors ``V`` (orthonormal columns,
+        not scaled by the singular values), times ``Di^e`` when normalised.
     user_embeddings_ : ndarray of float32, shape (n_users, embedding_dim)
-        ``R V`` (the training rows folded in).
+        ``R Di^-e V`` (the training rows folded in).
+    item_scale_ : ndarray of float32, shape (n_items,)
+        ``Di^-e`` (0 for items without interactions; all ones when not normalised).
     singular_values_ : ndarray of float32, shape (embedding_dim,)
         Of the (normalised) matrix, descending.
     fit_time_ : float
@@ -157,14 +167,16 @@ class PureSVD(EmbeddingRecommender):
                 f"embedding_dim must be < min(n_users, n_items) = {limit + 1} for this data, got {k}"
             )
         r = self._rows(self.seen_)
-        a = self._normalized(r)
+        a, item_scale = self._normalized(r)
         seed = int(numpy_rng(self.random_state).integers(2**31 - 1))
         vt, s = _randomized_right_svd(a, k, n_iter=int(self.n_iter), seed=seed,
                                       oversample=int(self.n_oversamples))
         self._log("truncated SVD (rank %d)", start, k)
-        v = np.ascontiguousarray(vt.T, dtype=np.float32)
-        self.item_embeddings_ = v
-        self.user_embeddings_ = np.asarray(r @ v, dtype=np.float32)
+        v = np.asarray(vt.T, dtype=np.float64)
+        inverse = np.divide(1.0, item_scale, out=np.zeros_like(item_scale), where=item_scale > 0)
+        self.item_scale_ = item_scale.astype(np.float32)
+        self.item_embeddings_ = np.ascontiguousarray(v * inverse[:, None], dtype=np.float32)
+        self.user_embeddings_ = np.asarray(r @ (v * item_scale[:, None]), dtype=np.float32)
         self.singular_values_ = np.asarray(s, dtype=np.float32)
         self.fit_time_ = time.perf_counter() - start
 
@@ -174,11 +186,11 @@ class PureSVD(EmbeddingRecommender):
         data = np.ones(r.nnz, np.float32) if self.binary else r.data.astype(np.float32)
         return sp.csr_array((data, r.indices, r.indptr), shape=r.shape)
 
-    def _normalized(self, r: sp.csr_array) -> sp.csr_array:
-        """The matrix whose SVD is taken: ``r``, ``r Di^-e`` or ``Du^-e r Di^-e``."""
+    def _normalized(self, r: sp.csr_array) -> tuple[sp.csr_array, NDArray[np.float64]]:
+        """The matrix whose SVD is taken (``r``, ``r Di^-e`` or ``Du^-e r Di^-e``) and ``Di^-e``."""
         e = float(self.exponent)
         if self.normalize is None or e == 0.0:
-            return r
+            return r, np.ones(r.shape[1])
         col = np.asarray(r.sum(axis=0), np.float64).ravel()
         scale = np.zeros_like(col)
         np.power(col, -e, out=scale, where=col > 0)
@@ -188,7 +200,7 @@ class PureSVD(EmbeddingRecommender):
             row_scale = np.zeros_like(row)
             np.power(row, -e, out=row_scale, where=row > 0)
             data = data * np.repeat(row_scale, np.diff(r.indptr))
-        return sp.csr_array((data.astype(np.float32), r.indices, r.indptr), shape=r.shape)
+        return sp.csr_array((data.astype(np.float32), r.indices, r.indptr), shape=r.shape), scale
 
     def _log(self, message: str, start: float, *args: object) -> None:
         if self.verbose:
@@ -203,10 +215,11 @@ class PureSVD(EmbeddingRecommender):
         alpha: float = 10.0,
         regularization: float = 1.0,
     ) -> NDArray[np.float32]:
-        """Exact user vectors ``r V`` of new users (the projection PureSVD scores with).
+        """Exact user vectors ``r Di^-e V`` of new users (the projection PureSVD scores with).
 
         For a training user's items this is its ``user_embeddings_`` row, and
-        ``fold_in(rows) @ item_embeddings_.T`` is ``r V V^T``, the PureSVD score.
+        ``fold_in(rows) @ item_embeddings_.T`` is ``r Di^-e V V^T Di^e``, the
+        PureSVD score (``r V V^T`` without normalisation).
         ``method="auto"`` is this closed form; "propagation", "ridge" and
         "mean" use the generic fold-in of :class:`graphrec.models.base.Recommender`
         (``alpha`` and ``regularization`` apply to those only).
@@ -237,7 +250,9 @@ class PureSVD(EmbeddingRecommender):
         if method != "auto":
             return super().fold_in(rows, method=method, alpha=alpha, regularization=regularization)
         r = self._rows(self._new_user_rows(rows))
-        return np.asarray(r @ self.item_embeddings_, dtype=np.float32)
+        scale = np.asarray(self.item_scale_, np.float64)
+        v = np.asarray(self.item_embeddings_, np.float64) * (scale * scale)[:, None]  # Di^e V -> Di^-e V
+        return np.asarray(r @ v, dtype=np.float32)
 
     def explain_weighting(self) -> str:
         """"normalized" when the SVD is of the symmetric ``Du^-1/2 R Di^-1/2``, else "count"."""
