@@ -2,7 +2,7 @@
 
     python benchmarks/startup.py                          # this checkout, 7 runs per command
     python benchmarks/startup.py --runs 11 --out startup.json
-    python benchmarks/startup.py --pythonpath /tmp/old    # this checkout and an older one, side by side
+    python benchmarks/startup.py --pythonpath ../old      # this checkout and an older one, side by side
 
 Each command runs ``--runs`` times in a fresh subprocess; the table gives the
 median, min and max wall time in seconds. One extra untimed run per command with
