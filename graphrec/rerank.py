@@ -461,7 +461,7 @@ def get_reranker(rerank: str | Reranker) -> Reranker:
     """
     if isinstance(rerank, Reranker):
         return rerank
+    classes: dict[str, type[Reranker]] = {"mmr": MMR, "dpp": DPP}
     if isinstance(rerank, str) and rerank.lower() in RERANKERS:
-        classes: dict[str, type[Reranker]] = {"mmr": MMR, "dpp": DPP}
-    return classes[rerank.lower()]()
+        return classes[rerank.lower()]()
     raise ValueError(f"rerank must be one of {RERANKERS} or a Reranker instance, got {rerank!r}")
