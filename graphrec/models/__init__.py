@@ -16,19 +16,6 @@ from graphrec.persistence import ModelFileError, read_state
 __all__ = ["MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "Recommender", "get_model_class", "load"]
 
 
-# LightGCN's cold-start and explanation declarations (see Recommender.fold_in_default and
-# Recommender.explain_weighting). They belong in LightGCN's class body in lightgcn.py,
-# which the training-engine re-layout owns; declared here until they move there.
-def _propagation_weighting(self: LightGCN) -> str:
-    """"normalized" when the model propagates (n_layers > 0), else "count"."""
-    return "normalized" if (self.n_layers or 0) > 0 else "count"
-
-
-if "fold_in_default" not in vars(LightGCN):
-    LightGCN.fold_in_default = "propagation"
-if "explain_weighting" not in vars(LightGCN):
-    LightGCN.explain_weighting = _propagation_weighting  # type: ignore[method-assign]
-
 # The one registry of model classes (used by load, the CLI and the benchmarks).
 # Keys are class names as saved by Recommender.save; add one line per model.
 MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(

@@ -388,6 +388,14 @@ class LightGCN(_GraphEmbeddingModel):
         self.verbose = verbose
         self._set_engine_params(engine)
 
+    #: cold start folds a new user in by one propagation step (see Recommender.fold_in)
+    fold_in_default = "propagation"
+
+    def explain_weighting(self) -> str:
+        """"normalized" (the propagation's 1/sqrt(d_u d_i) walk weights) when the model
+        propagates (``n_layers > 0``), else "count"."""
+        return "normalized" if (self.n_layers or 0) > 0 else "count"
+
     def _layer_weights(self) -> tuple[float, ...]:
         n = check_positive_int(self.n_layers, "n_layers", minimum=0)
         if self.layer_weights is None:
