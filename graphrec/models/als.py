@@ -208,7 +208,7 @@ def least_squares(
     --------
     >>> import numpy as np, scipy.sparse as sp
     >>> conf = sp.csr_array(np.array([[2.0, 0.0]], np.float32))
-    >>> least_squares(conf, np.eye(2, dtype=np.float32), regularization=1.0)[0].round(4).tolist()
+    >>> least_squares(conf, np.eye(2, dtype=np.float32), regularization=1.0)[0].astype(float).round(4).tolist()
     [[0.6667, 0.0]]
     """
     conf = sp.csr_array(confidence, dtype=np.float32)
