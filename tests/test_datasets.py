@@ -16,9 +16,16 @@ from hypothesis import strategies as st
 
 from graphrec.data import datasets as dsmod
 from graphrec.data._download import download_file
-from graphrec.data.datasets import _find
+from graphrec.data.datasets import (
+    Dataset,
+    _find,
+    available,
+    concat_interactions,
+    data_roots,
+    load,
+    synthetic,
+)
 from graphrec.data.synthetic import sample_distinct
-from graphrec.data.datasets import Dataset, available, concat_interactions, data_roots, load, synthetic
 from graphrec.exceptions import DatasetNotFoundError
 
 

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 import graphrec.data.splits as gs
 from graphrec.data.interactions import Interactions
-from graphrec.data.splits import Split, leave_last_out, random_holdout, temporal_split, validation_split
+from graphrec.data.splits import (
+    Split,
+    leave_last_out,
+    random_holdout,
+    temporal_split,
+    validation_split,
+)
 
 
 def rows(x: Interactions | None) -> Counter:
