@@ -15,6 +15,12 @@ embeddings (users first, then items, shape ``(n_users + n_items, d)``), whose
 L2 penalty ``sum_r reg_weights[r] * |ego[rows[r]]|^2``, and whose ``ego``
 attribute is the layer-0 embedding parameter.
 LightGCN propagates; MF is the same module with zero layers.
+
+A module whose scores are not the dot product of its rows (:class:`graphrec.NCF`'s
+MLP tower) also defines ``score_pairs(user_rows, item_rows) -> logits``, broadcasting
+over leading dimensions; BPR and BCE then score every (user, item) pair through it
+(:func:`batch_objective`'s ``scorer``). Modules without it (LightGCN, MF) take the
+dot-product path unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -111,6 +117,7 @@ def batch_objective(
     loss: str = "bpr",
     temperature: float = 0.1,
     hard: int = 0,
+    scorer: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The data term of one batch from the final embeddings of :func:`batch_rows`.
 
@@ -125,6 +132,11 @@ def batch_objective(
     hard : int, default 0
         BPR with a shared pool only: keep each user's ``hard`` highest-scoring pool
         items (see :func:`graphrec.losses.pool_bpr_loss`).
+    scorer : callable, optional
+        ``scorer(user_rows, item_rows) -> logits`` broadcasting over leading
+        dimensions (a module's ``score_pairs``): BPR and BCE score pairs through it
+        instead of the dot product (a shared pool scores every user against every
+        pool item). Other losses need dot products and raise ``ValueError``.
 
     Returns
     -------
@@ -134,6 +146,14 @@ def batch_objective(
     ue, ie, je = scored[:b], scored[b : 2 * b], scored[2 * b :]
     if not batch.shared:
         je = je.reshape(*batch.negatives.shape, scored.shape[-1])
+    if scorer is not None:
+        if loss not in ("bpr", "bce"):
+            raise ValueError(
+                f"loss must be 'bpr' or 'bce' for a module with its own pair scorer, got {loss!r}"
+            )
+        pos = scorer(ue, ie)
+        neg = scorer(ue[:, None, :], je[None] if batch.shared else je)
+        return bpr_loss(pos, neg) if loss == "bpr" else bce_loss(pos, neg)
     if loss == "infonce":
         if batch.negatives.numel() == 0:
             return infonce_loss(ue, ie, None, temperature=temperature)
@@ -203,7 +223,9 @@ def train_step(
     """Forward, loss, backward and one optimiser step; returns the data loss.
 
     ``module(rows, reg_weights)`` gives the final embeddings of the batch's rows
-    and their L2 penalty (:class:`graphrec.models.lightgcn.PropagationModule`).
+    and their L2 penalty (:class:`graphrec.models.lightgcn.PropagationModule`);
+    a module's ``score_pairs``, when it has one, scores the pairs (see the module
+    docstring).
     ``module`` may be wrapped in ``DistributedDataParallel`` (gradients are
     averaged across workers by the wrapper during ``backward``).
 
@@ -215,7 +237,10 @@ def train_step(
     inner = _unwrap(module)
     rows, weights = batch_rows(batch, inner.n_users, reg=reg, dtype=inner.ego.dtype)
     scored, penalty = module(rows, weights)
-    data = batch_objective(scored, batch, loss=loss, temperature=temperature, hard=hard)
+    data = batch_objective(
+        scored, batch, loss=loss, temperature=temperature, hard=hard,
+        scorer=getattr(inner, "score_pairs", None),  # a module's own pair scorer (NCF), if any
+    )
     total = data + reg * penalty if weights is not None else data
     value = float(data.detach())
     if not math.isfinite(value) or not math.isfinite(float(total.detach())):
