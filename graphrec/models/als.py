@@ -34,6 +34,10 @@ Implementation
     1.7-3 s for a flat gather + ``np.repeat`` + sparse scatter; 8k-entry blocks beat
     32k (the gathered 8,192 x 128 float32 factors, 4 MB, stay in cache).
 
+One piece (~650 lines, about half docstrings): the solver functions
+(:func:`confidence_matrix`, :func:`padded_blocks`, :func:`least_squares`) serve this
+estimator alone, and its cold start reuses them; split, neither half reads alone.
+
 Sweep order is items, then users, so the user factors a fit leaves are the solve
 against the final item factors: with ``solver="cholesky"`` :meth:`ALS.fold_in` of a
 training user's row reproduces that user's ``user_embeddings_`` row exactly.
