@@ -3,7 +3,7 @@
 Usage::
 
     nice -n 5 python benchmarks/puresvd_gowalla.py            # writes benchmarks/out/puresvd_gowalla.json
-    nice -n 5 python benchmarks/puresvd_gowalla.py --ranks 64 --cells none,item:0.25 --no-test --out /tmp/x.json
+    nice -n 5 python benchmarks/puresvd_gowalla.py --ranks 64 --cells none,item:0.25 --no-test --out OUT.json
 
 Protocol (nothing is chosen on test):
 

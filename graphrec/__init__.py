@@ -34,6 +34,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "LightGCN": ("graphrec.models", "LightGCN"),
     "NotFittedError": ("graphrec.exceptions", "NotFittedError"),
     "Popularity": ("graphrec.models", "Popularity"),
+    "PureSVD": ("graphrec.models", "PureSVD"),
     "Recommender": ("graphrec.models", "Recommender"),
     "Split": ("graphrec.data.splits", "Split"),
     "TrainingError": ("graphrec.exceptions", "TrainingError"),
@@ -64,6 +65,7 @@ __all__ = [
     "LightGCN",
     "NotFittedError",
     "Popularity",
+    "PureSVD",
     "Recommender",
     "Split",
     "TrainingError",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
         EmbeddingRecommender,
         LightGCN,
         Popularity,
+        PureSVD,
         Recommender,
         load,
     )

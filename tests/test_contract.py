@@ -16,6 +16,7 @@ FAST: dict[str, dict] = {
     "GraphFilter": {"n_components": 8},
     "DeepWalk": {"embedding_dim": 16, "walk_length": 10, "walks_per_node": 10, "batch_size": 256, "epochs": 3},
     "Item2Vec": {"embedding_dim": 16, "epochs": 3, "batch_size": 1024},
+    "PureSVD": {"embedding_dim": 8},
 }
 
 

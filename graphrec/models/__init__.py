@@ -11,9 +11,10 @@ from graphrec.models.graph_filter import GraphFilter
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
 from graphrec.models.popularity import Popularity
+from graphrec.models.svd import PureSVD
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "Recommender", "get_model_class", "load"]
+__all__ = ["MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
 
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
@@ -26,6 +27,7 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
         "GraphFilter": GraphFilter,
         "DeepWalk": DeepWalk,
         "Item2Vec": Item2Vec,
+        "PureSVD": PureSVD,
     }
 )
 
