@@ -14,6 +14,10 @@ Full-ranking scoring (``recommend``, ``evaluate``) runs the tower over user batc
 item blocks. The first layer is split, ``W [p; q] = W_u p + W_i q``, so each user's and
 each item's projection is computed once and only their sum (a block of
 ``batch x items x hidden_sizes[0]`` floats, at most ``_GRID_FLOATS``) is materialised.
+
+One piece (~560 lines, half of them docstrings): the settings, the module and the
+estimator share one layout (the ego table's GMF-then-MLP columns, the flat tower
+weights), which the pretrained initialisation, persistence and scoring all read.
 """
 
 from __future__ import annotations
