@@ -19,6 +19,12 @@ Command (as run for benchmarks/RESULTS.md; ~25 min on the shared 2-core machine)
 
     nice -n 5 python benchmarks/als_gowalla.py --out benchmarks/out/als_gowalla.json
 
+Timing only, reusing the tuned settings (each fit repeated in turns; the figures are
+the same deterministic fits)::
+
+    nice -n 5 python benchmarks/als_gowalla.py --best-from benchmarks/out/als_gowalla.json \
+        --repeats 3 --out benchmarks/out/als_gowalla_timing.json
+
 Writes JSON atomically and refuses to overwrite an existing ``--out`` without ``--force``.
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import statistics
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+KINDS = ("graphrec", "implicit")
 sys.path.insert(0, str(HERE))
 
 
@@ -86,6 +94,30 @@ def _uncertainty(model: Any, test: Any) -> dict[str, Any]:
     return out
 
 
+def _tune(args: argparse.Namespace, train: Any, result: dict[str, Any],
+          best: dict[str, tuple[float, float, float]], out: Path) -> None:
+    """(a): both implementations over the grid on a validation carve; fills ``best``."""
+    import graphrec as gr
+    from graphrec.benchmark import write_json
+
+    carve = gr.splits.validation_split(train, args.valid_size, random_state=args.seed)
+    assert carve.valid is not None  # validation_split always carves one (for mypy)
+    print(f"validation carve: {carve.train.nnz:,} train / {carve.valid.nnz:,} valid rows; {_uptime()}", flush=True)
+    for alpha, reg in itertools.product(args.alphas, args.regs):
+        for kind in KINDS:
+            model = _model(kind, args.tune_dim, alpha, reg, args.iterations, args.threads, args.seed)
+            seconds = _fit(model, carve.train)
+            recall = gr.evaluate(model, carve.valid, k=(20,))["recall@20"]
+            row = {"impl": kind, "dim": args.tune_dim, "alpha": alpha, "regularization": reg,
+                   "valid_recall@20": recall, "fit_seconds": seconds}
+            result["tuning"].append(row)
+            print(f"valid {kind:8s} d={args.tune_dim} alpha={alpha:g} reg={reg:g}: "
+                  f"Recall@20 {recall:.4f} fit {seconds:.1f}s", flush=True)
+            if kind not in best or recall > best[kind][0]:
+                best[kind] = (recall, alpha, reg)
+        write_json(out, result)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from peers import peer_versions
 
@@ -101,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--iterations", type=int, default=15)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1, help="timed alternations of the two fits per size")
+    p.add_argument("--best-from", default=None, metavar="JSON",
+                   help="skip (a): take each implementation's best setting from an earlier output")
     p.add_argument("--valid-size", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(HERE / "out" / "als_gowalla.json"))
@@ -110,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if out.exists() and not args.force:
         raise SystemExit(f"{out} exists; pass --force to overwrite it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    kinds = ("graphrec", "implicit")
+    kinds = KINDS
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/als_gowalla.py", *(argv if argv is not None else sys.argv[1:])]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -119,23 +153,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     ds = gr.datasets.load("gowalla", root=args.root)
     train, test = _binary(ds.train), ds.test
-    carve = gr.splits.validation_split(train, args.valid_size, random_state=args.seed)
-    assert carve.valid is not None  # validation_split always carves one (for mypy)
-    print(f"validation carve: {carve.train.nnz:,} train / {carve.valid.nnz:,} valid rows; {_uptime()}", flush=True)
     best: dict[str, tuple[float, float, float]] = {}
-    for alpha, reg in itertools.product(args.alphas, args.regs):
-        for kind in kinds:
-            model = _model(kind, args.tune_dim, alpha, reg, args.iterations, args.threads, args.seed)
-            seconds = _fit(model, carve.train)
-            recall = gr.evaluate(model, carve.valid, k=(20,))["recall@20"]
-            row = {"impl": kind, "dim": args.tune_dim, "alpha": alpha, "regularization": reg,
-                   "valid_recall@20": recall, "fit_seconds": seconds}
-            result["tuning"].append(row)
-            print(f"valid {kind:8s} d={args.tune_dim} alpha={alpha:g} reg={reg:g}: "
-                  f"Recall@20 {recall:.4f} fit {seconds:.1f}s", flush=True)
-            if kind not in best or recall > best[kind][0]:
-                best[kind] = (recall, alpha, reg)
-        write_json(out, result)
+    if args.best_from:
+        earlier = json.loads(Path(args.best_from).read_text())["best"]
+        best = {k: (v["valid_recall@20"], v["alpha"], v["regularization"]) for k, v in earlier.items()}
+    else:
+        _tune(args, train, result, best, out)
     result["best"] = {k: {"valid_recall@20": v[0], "alpha": v[1], "regularization": v[2]} for k, v in best.items()}
     for dim in args.dims:
         times: dict[str, list[float]] = {k: [] for k in kinds}
@@ -146,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 fitted[kind] = _model(kind, dim, alpha, reg, args.iterations, args.threads, args.seed)
                 times[kind].append(_fit(fitted[kind], train))
         load = _uptime()
-        for kind in kinds:
+        for kind in KINDS:
             metrics = _uncertainty(fitted[kind], test)  # the test split, read once per recipe
             row = {"impl": kind, "dim": dim, "alpha": best[kind][1], "regularization": best[kind][2],
                    "iterations": args.iterations, "threads": args.threads,
