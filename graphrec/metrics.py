@@ -4,9 +4,9 @@ Every ranking metric takes ``ranked`` (n_users, L) item indices, best first, wit
 -1 padding, and ``relevant``: a CSR matrix (n_users, n_items) whose stored entries
 are the relevant items of each row, or a list of item-index collections. It
 returns one value per user (NaN for users without relevant items). Binary
-relevance, following the LightGCN protocol: Recall@K = hits / |relevant|,
-NDCG@K with the ideal DCG over min(|relevant|, K) hits, MAP@K normalised by
-min(|relevant|, K).
+relevance, following the LightGCN protocol: Recall@K = hits / ``|relevant|``,
+NDCG@K with the ideal DCG over min(``|relevant|``, K) hits, MAP@K normalised by
+min(``|relevant|``, K).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def _discounts(k: int) -> NDArray[np.float64]:
 
 
 def ndcg_at_k(ranked, relevant, k: int) -> NDArray[np.float64]:
-    """Normalised DCG with binary relevance; ideal DCG over min(|relevant|, k) hits.
+    """Normalised DCG with binary relevance; ideal DCG over min(``|relevant|``, k) hits.
 
     Examples
     --------
@@ -144,7 +144,7 @@ def ndcg_at_k(ranked, relevant, k: int) -> NDArray[np.float64]:
 
 
 def map_at_k(ranked, relevant, k: int) -> NDArray[np.float64]:
-    """Mean average precision: sum of precision@j at each hit j, over min(|relevant|, k).
+    """Mean average precision: sum of precision@j at each hit j, over min(``|relevant|``, k).
 
     Examples
     --------

@@ -2,7 +2,7 @@
 
 Every process (rank) holds the whole model and the whole graph. Each epoch the
 training edges are shuffled with a seed shared by all ranks and rank ``r``
-trains on slice ``r`` (:func:`graphrec.sampling.make_batches`); gradients are
+trains on slice ``r`` (``graphrec.sampling.make_batches``); gradients are
 averaged by :class:`~torch.nn.parallel.DistributedDataParallel`; validation is
 sharded by users and the per-user metric sums are gathered; rank 0 alone writes
 checkpoints. All ranks end with bit-identical parameters (checked).

@@ -81,7 +81,7 @@ def save_neighborhood(
 
     ``.png``, ``.svg``, ``.pdf``, ``.jpg``: :func:`graphrec.viz.neighborhood` (1600 x 1200
     pixels for PNG); ``.html``: :func:`graphrec.viz.neighborhood_html` (self-contained).
-    ``user``/``item`` are internal indices (:func:`graphrec.explain.user_index` maps an
+    ``user``/``item`` are internal indices (``graphrec.explain.user_index`` maps an
     id). ``**options`` (``hops``, ``k``, ``max_nodes``, ...) are those of
     :class:`graphrec.viz.NeighborhoodOptions`.
 
