@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 # public name -> (module that defines it, attribute in that module or None for the module)
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "ALS": ("graphrec.models", "ALS"),
     "MF": ("graphrec.models", "MF"),
     "MODELS": ("graphrec.models", "MODELS"),
     "Dataset": ("graphrec.data.datasets", "Dataset"),
@@ -53,6 +54,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 __all__ = [
+    "ALS",
     "MF",
     "MODELS",
     "Dataset",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     from graphrec.evaluation import evaluate
     from graphrec.exceptions import NotFittedError, TrainingError
     from graphrec.models import (
+        ALS,
         MF,
         MODELS,
         EmbeddingRecommender,

@@ -17,6 +17,7 @@ FAST: dict[str, dict] = {
     "DeepWalk": {"embedding_dim": 16, "walk_length": 10, "walks_per_node": 10, "batch_size": 256, "epochs": 3},
     "Item2Vec": {"embedding_dim": 16, "epochs": 3, "batch_size": 1024},
     "PureSVD": {"embedding_dim": 8},
+    "ALS": {"embedding_dim": 16, "iterations": 10},
 }
 
 

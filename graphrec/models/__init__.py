@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from types import MappingProxyType
 
+from graphrec.models.als import ALS
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.deepwalk import DeepWalk, Item2Vec
 from graphrec.models.graph_filter import GraphFilter
@@ -14,7 +15,7 @@ from graphrec.models.popularity import Popularity
 from graphrec.models.svd import PureSVD
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
+__all__ = ["ALS", "MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
 
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
@@ -27,6 +28,7 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
         "GraphFilter": GraphFilter,
         "DeepWalk": DeepWalk,
         "Item2Vec": Item2Vec,
+        "ALS": ALS,
         "PureSVD": PureSVD,
     }
 )
