@@ -102,7 +102,7 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
     ``result["comparison"]``. ``curve_every`` (models trained by epochs only) records
     the test Recall@20-vs-minutes curve in ``result["curve"]``.
     """
-    from peers import PEER_QUICK, PEER_SETTINGS, PEERS
+    from peers import PEER_QUICK, PEER_SETTINGS, PEERS, peer_settings
 
     if model_name not in PEERS:
         result, model = run_graphrec_job(dataset, model_name, quick=quick, root=root, seed=seed,
@@ -118,7 +118,7 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
         ours = model_params("lightgcn", dataset, quick, seed, ours_cls)
         return _compare_lightgcn(dataset, ds, ours_cls, ours, PEER_SETTINGS["pyg-lightgcn"], quick, seed,
                                  features, load_seconds, features_what)
-    params = {**PEER_SETTINGS.get(model_name, {}), **(PEER_QUICK.get(model_name, {}) if quick else {})}
+    params = {**peer_settings(model_name, dataset), **(PEER_QUICK.get(model_name, {}) if quick else {})}
     params.setdefault("random_state", seed)
     model = PEERS[model_name](**params)
     result = fit_job(model, ds, features, name=model_name, start=t0, curve_every=curve_every)
