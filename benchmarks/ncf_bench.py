@@ -20,6 +20,17 @@ Protocol.
    fresh process (``--evaluate``): Recall/NDCG@20 over all test users with standard
    errors over users, evaluation wall time, and the peak RSS of that process (data,
    model and the batched scoring of every user; NeuMF's goes through the MLP tower).
+   ``--models mf-bce`` adds MF trained like GMF (BCE, 4 negatives, GMF's chosen lr):
+   the dot product against NCF's scorers on equal terms (Rendle et al., RecSys 2020);
+   the recorded MF recipe's schedule (InfoNCE then pool-BPR, cosine lr over 60 epochs)
+   assumes far more epochs than a short budget allows.
+
+Follow-up runs of that one model (settings chosen in the first run, passed as JSON):
+
+    nice -n 5 python benchmarks/ncf_bench.py --dataset lastfm --budget 60 --models mf-bce \
+        --chosen '{"gmf": {"lr": 0.001}}' --out benchmarks/out/ncf_lastfm_mfbce.json
+    nice -n 5 python benchmarks/ncf_bench.py --dataset gowalla --budget 150 --models mf-bce \
+        --chosen '{"gmf": {"lr": 0.01}}' --out benchmarks/out/ncf_gowalla_mfbce.json
 
 Writes ``benchmarks/out/ncf_<dataset>.json`` (atomic; refuses to overwrite without
 ``--force``) and prints a table.
@@ -176,6 +187,11 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.models:
         if name in ("gmf", "neumf"):
             model = _ncf(name, args.dataset, time_budget=args.budget, **chosen.get(name, {}))
+        elif name == "mf-bce":  # the plain dot product under NCF's objective and GMF's chosen lr
+            model = get_model_class("mf")(
+                embedding_dim=64, loss="bce", n_negatives=4, batch_size=SIZES[args.dataset],
+                epochs=1000, time_budget=args.budget, random_state=0, **chosen.get("gmf", {}),
+            )
         else:
             params = {**settings_for(name, args.dataset), "time_budget": args.budget, "random_state": 0}
             model = get_model_class(name)(**params)
