@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from graphrec.data.interactions import Interactions
 from graphrec.utils import check_positive_int
 
-__all__ = ["edge_batches", "is_seen", "sample_negatives", "sample_pool", "seen_keys"]
+__all__ = ["Batch", "edge_batches", "is_seen", "make_batches", "sample_negatives", "sample_pool", "seen_keys"]
 
 
 def seen_keys(seen: sp.csr_array | sp.csr_matrix) -> NDArray[np.int64]:

@@ -18,6 +18,7 @@ FAST: dict[str, dict] = {
     "Item2Vec": {"embedding_dim": 16, "epochs": 3, "batch_size": 1024},
     "PureSVD": {"embedding_dim": 8},
     "ALS": {"embedding_dim": 16, "iterations": 10},
+    "NCF": {"embedding_dim": 16, "hidden_sizes": (32, 16), "epochs": 20, "batch_size": 128, "lr": 0.03},
 }
 
 

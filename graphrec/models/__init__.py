@@ -11,11 +11,12 @@ from graphrec.models.deepwalk import DeepWalk, Item2Vec
 from graphrec.models.graph_filter import GraphFilter
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
+from graphrec.models.ncf import NCF
 from graphrec.models.popularity import Popularity
 from graphrec.models.svd import PureSVD
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["ALS", "MF", "MODELS", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
+__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
 
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
@@ -29,6 +30,7 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
         "DeepWalk": DeepWalk,
         "Item2Vec": Item2Vec,
         "ALS": ALS,
+        "NCF": NCF,
         "PureSVD": PureSVD,
     }
 )
