@@ -31,33 +31,47 @@ def test_lightgcn_and_mf_are_the_trainable_models():
     assert {cls.__name__ for cls in TRAINABLE} >= {"LightGCN", "MF"}
 
 
+# Models whose objective differs from the engine's default declare it in a TrainConfig
+# subclass with other defaults (never other fields); these are the only overrides allowed.
+DEFAULT_OVERRIDES = {"NCF": {"loss": "bce", "n_negatives": 4}}
+
+
 @pytest.mark.parametrize("cls", TRAINABLE, ids=lambda c: c.__name__)
 def test_every_trainable_model_exposes_exactly_the_engine_fields_with_their_defaults(cls):
+    config = cls._config_class
+    assert issubclass(config, TrainConfig)
+    assert [f.name for f in dataclasses.fields(config)] == [f.name for f in FIELDS]
+    expected = {**dataclasses.asdict(TrainConfig()), **DEFAULT_OVERRIDES.get(cls.__name__, {})}
     params = inspect.signature(cls).parameters
     for f in FIELDS:
         assert f.name in params, f.name
         assert params[f.name].kind is inspect.Parameter.KEYWORD_ONLY
-        assert params[f.name].default == f.default, f.name
+        assert params[f.name].default == expected[f.name], f.name
     model = cls()
     got = model.get_params()
-    assert {f.name: got[f.name] for f in FIELDS} == dataclasses.asdict(TrainConfig())
-    assert model._train_config() == TrainConfig()
+    assert {f.name: got[f.name] for f in FIELDS} == expected
+    assert model._train_config() == config(**expected)
     # the model's own parameters are the rest of its signature: none shadows an engine field
     own = [p for p in params if p not in {f.name for f in FIELDS}]
     assert set(own) | {f.name for f in FIELDS} == set(got)
-    # each engine field is documented in the model's docstring, as TrainConfig documents it
-    assert config_parameters_doc() in cls.__doc__
+    # each engine field is documented in the model's docstring, as its config documents it
+    assert config_parameters_doc(config) in cls.__doc__
 
 
 @pytest.mark.parametrize("cls", TRAINABLE, ids=lambda c: c.__name__)
 def test_engine_settings_round_trip_through_set_params_and_clone(cls):
-    m = cls(lr=0.05, lr_decay="cosine", neg_pool=8, hard_negatives=4)
-    assert m._train_config() == TrainConfig(lr=0.05, lr_decay="cosine", neg_pool=8, hard_negatives=4)
+    m = cls(lr=0.05, lr_decay="cosine", lr_warmup=3)
+    assert m._train_config() == cls._config_class(lr=0.05, lr_decay="cosine", lr_warmup=3)
     c = clone(m).set_params(epochs=7)
     assert c._train_config().epochs == 7 and c.lr == 0.05
     assert "lr=0.05" in repr(m)
     with pytest.raises(TypeError, match="no_such_setting"):
         cls(no_such_setting=1)
+
+
+def test_pool_settings_round_trip():
+    m = gr.LightGCN(neg_pool=8, hard_negatives=4)
+    assert m._train_config() == TrainConfig(neg_pool=8, hard_negatives=4)
 
 
 def test_a_new_field_propagates_to_the_signature_params_doc_and_config():
