@@ -4,6 +4,7 @@ Usage::
 
     nice -n 5 python benchmarks/puresvd_gowalla.py            # writes benchmarks/out/puresvd_gowalla.json
     nice -n 5 python benchmarks/puresvd_gowalla.py --ranks 64 --cells none,item:0.25 --no-test --out OUT.json
+    python benchmarks/puresvd_gowalla.py --dataset lastfm --ranks 16,32,64,128,256   # another dataset
 
 Protocol (nothing is chosen on test):
 
@@ -142,27 +143,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--valid-size", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-iter", type=int, default=4, help="power iterations of the randomized SVD")
-    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--dataset", default="gowalla",
+                   help="a named dataset (default gowalla); its train split is carved the same way")
+    p.add_argument("--out", default=None,
+                   help="JSON path (default benchmarks/out/puresvd_<dataset>.json)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--no-test", action="store_true",
                    help="validation grid only: never read the test split (for sizing a grid)")
     p.add_argument("--no-after-choice", action="store_true",
                    help="skip the per-rank test rows computed after the choice")
     args = p.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out) if args.out else DEFAULT_OUT.with_name(f"puresvd_{args.dataset}.json")
     if out.exists() and not args.force:
         p.error(f"{out} exists; pass --force to overwrite it or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     ranks = [int(r) for r in args.ranks.split(",")]
     cells = [parse_cell(c) for c in args.cells.split(",")]
 
-    ds = gr.datasets.load("gowalla", root=args.root)
+    ds = gr.datasets.load(args.dataset, root=args.root)
     carve = gr.splits.validation_split(ds.train, args.valid_size, random_state=args.seed)
     valid = carve.valid
     if valid is None:  # pragma: no cover - validation_split always carves
         raise RuntimeError("validation_split returned no validation part")
     record: dict[str, Any] = {
-        "benchmark": "puresvd_gowalla", "command": " ".join(["python", *sys.argv]),
+        "benchmark": "puresvd_gowalla", "dataset": args.dataset, "command": " ".join(["python", *sys.argv]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "versions": versions(),
         "source": source_revision(), "load_at_start": os.getloadavg(),
         "protocol": {"valid_size": args.valid_size, "seed": args.seed, "n_iter": args.n_iter,
