@@ -389,7 +389,7 @@ class Reranker(BaseEstimator):
         return self._rerank(idx, scores, k, self._features(model))
 
     def _rerank(self, idx, scores, k, features):  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _rerank")
 
 
 class MMR(Reranker):

@@ -198,7 +198,7 @@ class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
     """
 
     def _layer_weights(self) -> tuple[float, ...]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _layer_weights")
 
     def fit(
         self, train: Interactions, valid: Interactions | None = None, *, callbacks: Any = ()
