@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,9 @@ class ModelState:
     arrays: dict[str, np.ndarray]
     attributes: dict[str, Any]
     library_version: str = ""
+    #: states of nested models (an ensemble's members), each written to its own
+    #: sub-directory of the model directory under its key, in this order
+    children: dict[str, ModelState] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -80,25 +83,11 @@ def write_state(path: str | os.PathLike, state: ModelState) -> Path:
     for name, arr in state.arrays.items():
         if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
             raise TypeError(f"state array {name!r} must be a non-object numpy array")
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "class": state.class_name,
-        "params": state.params,
-        "attributes": state.attributes,
-        "library_version": __version__,
-    }
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     try:
-        with open(tmp / ARRAYS_FILE, "wb") as fh:
-            np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
-        meta["arrays_sha256"] = _sha256(tmp / ARRAYS_FILE)
-        try:
-            text = json.dumps(meta, indent=1, allow_nan=True)
-        except TypeError as exc:
-            raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
-        (tmp / META_FILE).write_text(text)
+        _write_files(tmp, state, __version__)
         old = None
         if path.exists():
             if not (path / META_FILE).exists() and any(path.iterdir()):
@@ -112,6 +101,35 @@ def write_state(path: str | os.PathLike, state: ModelState) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _write_files(folder: Path, state: ModelState, version: str) -> None:
+    """Write ``state``'s arrays and metadata into the existing ``folder``; children into sub-folders."""
+    for name, arr in state.arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
+            raise TypeError(f"state array {name!r} must be a non-object numpy array")
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "class": state.class_name,
+        "params": state.params,
+        "attributes": state.attributes,
+        "library_version": version,
+    }
+    if state.children:
+        for key, child in state.children.items():
+            if not key or key in (ARRAYS_FILE, META_FILE) or not key.replace("_", "").isalnum():
+                raise ValueError(f"child state name must be alphanumeric (underscores allowed), got {key!r}")
+            (folder / key).mkdir()
+            _write_files(folder / key, child, version)
+        meta["children"] = list(state.children)
+    with open(folder / ARRAYS_FILE, "wb") as fh:
+        np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
+    meta["arrays_sha256"] = _sha256(folder / ARRAYS_FILE)
+    try:
+        text = json.dumps(meta, indent=1, allow_nan=True)
+    except TypeError as exc:
+        raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
+    (folder / META_FILE).write_text(text)
 
 
 def read_state(path: str | os.PathLike) -> ModelState:
@@ -150,12 +168,18 @@ def read_state(path: str | os.PathLike) -> ModelState:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError) as exc:
         raise ModelFileError(f"cannot read {arrays_path}: {exc}") from exc
+    children = meta.get("children", [])
+    if not isinstance(children, list) or not all(
+        isinstance(c, str) and c.replace("_", "").isalnum() for c in children
+    ):
+        raise ModelFileError(f"{meta_path} has an invalid list of nested models: {children!r}")
     return ModelState(
         class_name=meta["class"],
         params=meta.get("params", {}),
         arrays=arrays,
         attributes=meta.get("attributes", {}),
         library_version=meta.get("library_version", ""),
+        children={c: read_state(path / c) for c in children},
     )
 
 

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from graphrec.models.als import ALS
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.deepwalk import DeepWalk, Item2Vec
+from graphrec.models.ensemble import Ensemble
 from graphrec.models.graph_filter import GraphFilter
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
@@ -16,7 +17,7 @@ from graphrec.models.popularity import Popularity
 from graphrec.models.svd import PureSVD
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
+__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "Ensemble", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
 
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
@@ -32,6 +33,7 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
         "ALS": ALS,
         "NCF": NCF,
         "PureSVD": PureSVD,
+        "Ensemble": Ensemble,
     }
 )
 
