@@ -168,6 +168,15 @@ def test_save_load_round_trip(data, gf, svd, tmp_path, fusion):
     np.testing.assert_array_equal(again.recommend(users, k=5)[0], ens.recommend(users, k=5)[0])
 
 
+def test_saved_ensemble_can_be_replaced_but_not_silently(data, gf, svd, tmp_path):
+    ens = gr.Ensemble([gf, svd], weights=[0.5, 0.5], prefit=True).fit(data.train)
+    ens.save(tmp_path / "ens")
+    with pytest.raises(gr.persistence.OutputExistsError):
+        ens.save(tmp_path / "ens")
+    ens.save(tmp_path / "ens", overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "ens").iterdir()) == ["arrays.npz", "member0", "member1", "meta.json"]
+
+
 def test_saved_member_tampering_is_detected(data, gf, svd, tmp_path):
     gr.Ensemble([gf, svd], weights=[0.5, 0.5], prefit=True).fit(data.train).save(tmp_path / "ens")
     with open(tmp_path / "ens" / "member1" / "arrays.npz", "ab") as fh:
