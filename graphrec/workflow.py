@@ -203,23 +203,35 @@ def save_model(
     *,
     item_info: pd.DataFrame | None = None,
     data: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """``model.save(path)`` plus ``items.csv`` and ``data.json`` beside it.
+    """``model.save(path)`` with ``items.csv`` and ``data.json`` inside, in one atomic write.
 
     ``items.csv`` holds one row per internal item index: the ``item`` label and,
     when ``item_info`` has them, ``title``, ``category`` and ``genres``.
-    ``data.json`` records ``data`` (how the training data was loaded).
+    ``data.json`` records ``data`` (how the training data was loaded). The folder
+    appears complete or not at all, and nothing that was there is destroyed (see
+    :func:`graphrec.persistence.check_target`; ``overwrite`` replaces an existing model).
+
+    Raises
+    ------
+    graphrec.persistence.OutputExistsError
+        ``path`` holds something other than a graphrec model, or a model and
+        ``overwrite`` is False.
     """
-    path = Path(path)
-    model.save(path)
+    from sklearn.utils.validation import check_is_fitted
+
+    from graphrec.persistence import write_state
+
+    check_is_fitted(model)
     items = pd.DataFrame({"item": model.items_.labels})
     for col in ("title", "category", "genres"):
         if item_info is not None and col in item_info.columns:
             items[col] = item_info[col].to_numpy()
-    items.to_csv(path / ITEMS_FILE, index=False)
+    files = {ITEMS_FILE: items.to_csv(index=False)}
     if data is not None:
-        (path / DATA_FILE).write_text(json.dumps(data, indent=1))
-    return path
+        files[DATA_FILE] = json.dumps(data, indent=1)
+    return write_state(path, model._to_state(), overwrite=overwrite, files=files)
 
 
 def load_model(path: str | os.PathLike) -> SavedModel:

@@ -461,16 +461,29 @@ class Recommender(BaseEstimator):
         return rows
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Save hyperparameters and fitted state to directory ``path`` (atomic).
+
+        The folder is written beside ``path`` and renamed into place. A save never
+        destroys what was there: see :func:`graphrec.persistence.check_target`.
+
+        Parameters
+        ----------
+        path : path
+            A new or empty folder, or (with ``overwrite``) an existing model folder.
+        overwrite : bool, default False
+            Replace an existing graphrec model at ``path``.
 
         Raises
         ------
         TypeError
             A fitted attribute cannot be stored without pickle.
+        graphrec.persistence.OutputExistsError
+            ``path`` is a file or a non-empty folder that is not a graphrec model, a
+            model and ``overwrite`` is False, or a model folder holding other files.
         """
         check_is_fitted(self)
-        write_state(path, self._to_state())
+        write_state(path, self._to_state(), overwrite=overwrite)
 
     def _to_state(self) -> ModelState:
         fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
