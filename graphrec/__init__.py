@@ -39,6 +39,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Popularity": ("graphrec.models", "Popularity"),
     "PureSVD": ("graphrec.models", "PureSVD"),
     "Recommender": ("graphrec.models", "Recommender"),
+    "SpectralFilter": ("graphrec.models.spectral", "SpectralFilter"),
     "Split": ("graphrec.data.splits", "Split"),
     "TrainingError": ("graphrec.exceptions", "TrainingError"),
     "ann": ("graphrec.ann", None),
@@ -73,6 +74,7 @@ __all__ = [
     "Popularity",
     "PureSVD",
     "Recommender",
+    "SpectralFilter",
     "Split",
     "TrainingError",
     "__version__",
@@ -114,6 +116,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
     from graphrec.models.ensemble import Ensemble
     from graphrec.models.graph_filter import GraphFilter
+    from graphrec.models.spectral import SpectralFilter
 
 
 def __getattr__(name: str) -> Any:

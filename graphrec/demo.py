@@ -286,8 +286,9 @@ def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path) 
     from graphrec import viz
 
     u = int(model.users_.to_index([user])[0])
-    png = Path(viz.save_figure(viz.neighborhood(model, user=u, k=k, item_info=info), out / "neighborhood.png"))
-    viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html")
+    png = Path(viz.save_figure(viz.neighborhood(model, user=u, k=k, item_info=info, ids="index"),
+                               out / "neighborhood.png"))
+    viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html", ids="index")
     return {"neighborhood_png": png, "neighborhood_html": out / "neighborhood.html"}
 
 

@@ -71,19 +71,21 @@ class SavedModel:
 def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV (separator sniffed unless given) or Parquet file.
 
+    See :func:`graphrec.data._readers.read_table` (clear errors for a folder, an empty
+    file and a malformed line, with its number).
+
     Raises
     ------
     FileNotFoundError
         No such file.
+    IsADirectoryError
+        ``path`` is a folder.
+    graphrec.exceptions.MalformedFileError
+        An empty or malformed file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if sep is None and path.suffix.lower() == ".tsv":
-        sep = "\t"
-    return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+    from graphrec.data._readers import read_table as _read_table
+
+    return _read_table(path, sep=sep)
 
 
 def _is_path(source: str) -> bool:
@@ -354,7 +356,8 @@ def recommend_table(
         for user, group in frame.groupby("user", sort=False):
             u = int(model.users_.to_index([user])[0])
             items = model.items_.to_index(group["item"].to_numpy())
-            why = explain_recommendations(model, u, items=items, top=1, level="item", item_info=item_info)
+            why = explain_recommendations(model, u, items=items, top=1, level="item", item_info=item_info,
+                                          ids="index")
             first = why.groupby("rec_rank")["label"].first()
             because += first.reindex(range(1, len(items) + 1)).fillna("no path").tolist()
         frame["because"] = [str(b).removeprefix("because of ") for b in because]

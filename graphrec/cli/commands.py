@@ -145,7 +145,13 @@ def _build(args: argparse.Namespace, cfg: dict[str, Any], name: str) -> Any:
 def _saved(path: str) -> Any:
     from graphrec.workflow import load_model
 
-    if not Path(path).is_dir():
+    p = Path(path)
+    if p.is_file():
+        data = p.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".pq")
+        hint = (f"to train on it: graphrec train MODEL --dataset {path} --out NEW_FOLDER" if data
+                else "give the folder `graphrec train ... --out` wrote")
+        raise FileNotFoundError(f"--model {path} is a file, not a model folder; {hint}")
+    if not p.is_dir():
         raise FileNotFoundError(f"no model folder at {path}; train one with `graphrec train MODEL --out {path}`")
     return load_model(path)
 
@@ -308,12 +314,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.model} does not record its data: pass --dataset")
     else:
         if os.sep in args.model or os.path.exists(args.model):
-            raise FileNotFoundError(f"no model folder at {args.model}")
+            _saved(args.model)  # raises: a file, or no such folder
         _model_class(args.model, f"{args.model!r} is not a model folder, and ")
         model = _build(args, cfg, args.model)
         ds = _data(args, cfg)[0]
         _say(args)(f"training {type(model).__name__} on {ds!r}")
         model.fit(ds.train, ds.valid)
+        if _stop_note(model):
+            _say(args)(_stop_note(model))
         info = ds.item_info
     metrics = evaluate_model(model, ds.test, args.k, item_info=info)
     result = {"model": type(model).__name__, "dataset": ds.name, "metrics": metrics}
@@ -336,7 +344,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     reranker = make_reranker(args.rerank, saved.model, info)
     frame = recommend_table(saved.model, users, args.k, item_info=info, rerank=reranker, explain=args.explain)
     _print_frame(frame, args.json)
+    _k_notice(args.k, frame.groupby("user", sort=False).size(), saved.model.n_items_, "items", "unseen items")
     return 0
+
+
+def _k_notice(k: int, shown: Any, n: int, what: str, left: str) -> None:
+    """Tell (on stderr) when ``--k`` asked for more than there is to show."""
+    short = shown[shown < k]
+    if k > n or len(short):
+        fewest = int(short.min()) if len(short) else n
+        print(f"note: --k {k} asks for more {what} than there are: the model has {n:,} {what}; "
+              f"{len(short)} of {len(shown)} rows show fewer (as few as {fewest:,} {left})",
+              file=sys.stderr)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -347,7 +366,9 @@ def cmd_similar(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{type(saved.model).__name__} has no item embeddings; similar needs an "
                            "embedding model (e.g. lightgcn, mf)")
     items = _labels(saved.model, args.item, "item")
-    _print_frame(similar_table(saved.model, items, args.k, item_info=_item_info(args, saved)), args.json)
+    frame = similar_table(saved.model, items, args.k, item_info=_item_info(args, saved))
+    _print_frame(frame, args.json)
+    _k_notice(args.k, frame.groupby("item", sort=False).size(), saved.model.n_items_, "items", "other items")
     return 0
 
 
@@ -367,7 +388,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
             raise UsageError("viz neighborhood needs --user ID or --item ID")
         user = None if args.user is None else int(model.users_.to_index(_labels(model, [args.user], "user"))[0])
         item = None if args.item is None else int(model.items_.to_index(_labels(model, [args.item], "item"))[0])
-        kw = {"user": user, "item": item, "k": args.k, "hops": args.hops, "item_info": info}
+        kw = {"user": user, "item": item, "k": args.k, "hops": args.hops, "item_info": info, "ids": "index"}
         if out.suffix == ".html":
             viz.neighborhood_html(model, path=out, **kw)
         else:

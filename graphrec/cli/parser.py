@@ -139,26 +139,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = add("recommend", "top-k items for users of a saved model", data)
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--user", required=True, nargs="+", action="extend", metavar="ID")
-    p.add_argument("--k", type=positive_int, default=10)
+    p.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `graphrec train --out`")
+    p.add_argument("--user", required=True, nargs="+", action="extend", metavar="ID",
+                   help="user ids as in the training data (repeatable)")
+    p.add_argument("--k", type=positive_int, default=10, help="items per user (default 10)")
     p.add_argument("--rerank", choices=("mmr", "dpp"), help="diversity re-ranking")
     p.add_argument("--explain", action="store_true", help="add the user's item that leads to each one")
     p.add_argument("--json", action="store_true", help="print JSON records: user, rank, item, score, title")
 
     p = add("similar", "items most similar to given items (cosine of embeddings)", data)
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--item", required=True, nargs="+", action="extend", metavar="ID")
-    p.add_argument("--k", type=positive_int, default=10)
+    p.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `graphrec train --out`")
+    p.add_argument("--item", required=True, nargs="+", action="extend", metavar="ID",
+                   help="item ids as in the training data (repeatable)")
+    p.add_argument("--k", type=positive_int, default=10, help="similar items per item (default 10)")
     p.add_argument("--json", action="store_true")
 
     p = add("viz", "draw a user's neighbourhood or an embedding map", data)
     p.add_argument("view", choices=("neighborhood", "embeddings"))
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `graphrec train --out`")
     p.add_argument("--user", help="neighborhood: the user id at the centre")
     p.add_argument("--item", help="neighborhood: an item id at the centre instead")
-    p.add_argument("--k", type=positive_int, default=10, help="recommendations drawn")
-    p.add_argument("--hops", type=positive_int, default=2)
+    p.add_argument("--k", type=positive_int, default=10,
+                   help="neighborhood: recommendations drawn on the outer ring (default 10)")
+    p.add_argument("--hops", type=positive_int, default=2,
+                   help="neighborhood: graph hops drawn around the centre (default 2)")
     p.add_argument("--kind", choices=("item", "user"), default="item", help="embeddings: which vectors")
     p.add_argument("--color", default="genre", help="embeddings: genre, popularity or community")
     p.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca")
