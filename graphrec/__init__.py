@@ -38,6 +38,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Popularity": ("graphrec.models", "Popularity"),
     "PureSVD": ("graphrec.models", "PureSVD"),
     "Recommender": ("graphrec.models", "Recommender"),
+    "SpectralFilter": ("graphrec.models.spectral", "SpectralFilter"),
     "Split": ("graphrec.data.splits", "Split"),
     "TrainingError": ("graphrec.exceptions", "TrainingError"),
     "ann": ("graphrec.ann", None),
@@ -71,6 +72,7 @@ __all__ = [
     "Popularity",
     "PureSVD",
     "Recommender",
+    "SpectralFilter",
     "Split",
     "TrainingError",
     "__version__",
@@ -111,6 +113,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
     from graphrec.models.graph_filter import GraphFilter
+    from graphrec.models.spectral import SpectralFilter
 
 
 def __getattr__(name: str) -> Any:
