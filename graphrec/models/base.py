@@ -308,7 +308,8 @@ class Recommender(BaseEstimator):
         item_info : DataFrame, optional
             Indexed by internal item index; its ``title`` column is joined when present.
         **kwargs
-            Passed to :meth:`recommend`.
+            Passed to :meth:`recommend`. ``users`` are always your own ids; ``ids``
+            (default "index") says how ``items`` / ``exclude_items`` are given.
 
         Returns
         -------
@@ -321,7 +322,11 @@ class Recommender(BaseEstimator):
         """
         check_is_fitted(self)
         labels = np.atleast_1d(np.asarray(users))
-        idx, scores = self.recommend(self.users_.to_index(labels), k, **kwargs)
+        ids = check_ids(kwargs.pop("ids", "index"))
+        for key in ("items", "exclude_items"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = to_index(kwargs[key], self.items_, "item", ids, key)
+        idx, scores = self.recommend(to_index(labels, self.users_, "user", "raw"), k, ids="index", **kwargs)
         valid = idx >= 0
         rows = np.nonzero(valid)
         frame = pd.DataFrame(
