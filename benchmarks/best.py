@@ -58,7 +58,7 @@ def _recipe(dataset: str, quick: bool, names: list[str] | None = None) -> dict[s
     members = []
     for name, params in listed:
         params = dict(params)
-        if key != dataset or names is not None:  # not tuned there: the members' own recorded recipes for that dataset
+        if key != dataset or names is not None or not params:  # not tuned there: the members' own recorded recipes for that dataset
             params = gr.recipes.settings_for(name, dataset) | {"random_state": params.get("random_state", 0)}
         if quick:
             params.update(QUICK.get(name, {}))
@@ -80,14 +80,14 @@ def build_best(dataset: str, *, quick: bool = False, seed: int = 0, weights: Any
     from graphrec.models import get_model_class
 
     recipe = _recipe(dataset, quick, members)
-    members = [get_model_class(name)(**params) for name, params in recipe["members"]]
+    models = [get_model_class(name)(**params) for name, params in recipe["members"]]
     settings = recipe["ensemble"]
     if weights != "recorded":
         settings["weights"] = weights
     if recipe["recipe_of"] != dataset or members is not None:
         settings["weights"] = None
     settings.setdefault("random_state", seed)
-    return gr.Ensemble(members, **settings)
+    return gr.Ensemble(models, **settings)
 
 
 def standard_errors(per_user: Any) -> dict[str, float]:
