@@ -232,8 +232,9 @@ def test_defaults_on_the_bundled_sample(cls):
     assert res["recall@20"] > 0.05
 
 
+@pytest.mark.parametrize("response", ["bspm", "chebyshev"])
 @pytest.mark.parametrize("tail", ["linear", "quadratic"])
-def test_low_rank_tail_is_exact_when_the_top_k_span_the_range(tail):
+def test_low_rank_tail_is_exact_when_the_top_k_span_the_range(tail, response):
     """Rank-5 interactions (15 users, 5 distinct rows): the top 5 vectors hold every non-zero
     eigenvalue of P, so the low-rank tail equals the exact polynomial."""
     rng = np.random.default_rng(1)
@@ -245,7 +246,7 @@ def test_low_rank_tail_is_exact_when_the_top_k_span_the_range(tail):
     u, i = np.nonzero(r)
     x = gr.Interactions.from_arrays(u, i, n_users=15, n_items=12)
     assert np.linalg.matrix_rank(r) == 5
-    kw = {"response": "bspm", "n_components": 5, "ideal_weight": 0.2, "degree_exponent": 0.3, "n_iter": 20,
+    kw = {"response": response, "n_components": 5, "ideal_weight": 0.2, "degree_exponent": 0.3, "n_iter": 20,
           "device": "cpu"}
     exact = SpectralFilter(**kw).fit(x)
     approx = SpectralFilter(tail=tail, **kw).fit(x)

@@ -573,31 +573,46 @@ class SpectralFilter(Recommender):
             out[s:s + step] = acc.T
         return out
 
-    def _apply_tail(self, x: sp.csr_array) -> torch.Tensor:
-        """``x (t(P) + V diag(delta) V^T)`` for sparse rows ``x`` (``tail`` "linear" or "quadratic")."""
+    def _tail_basis(self) -> torch.Tensor:
+        """``V^T d^beta`` (k x n_items, float32) on the model's device, cached."""
         dev = self._device
-        out = self._apply_polynomial(x, _to_chebyshev(Polynomial(self.tail_coefficients_)))
-        comps = self.__dict__.get("_components_cache")
-        if comps is None or comps[0] is not self.components_ or comps[1].device != dev:
-            comps = (self.components_, torch.from_numpy(self.components_).to(dev))
-            self.__dict__["_components_cache"] = comps
-        proj = torch.from_numpy(np.asarray(x @ self.components_.T, np.float32)).to(dev)
-        proj.mul_(torch.from_numpy(np.asarray(self.spectral_correction_, np.float32)).to(dev))
-        out.addmm_(proj, comps[1])
-        return out
+        cache = self.__dict__.get("_components_cache")
+        if cache is None or cache[0] is not self.components_ or cache[1].device != dev:
+            scale = _safe_power(self.item_degree_.astype(np.float64), float(self.degree_exponent))
+            if not self.degree_exponent:
+                scale = np.ones_like(scale)
+            basis = torch.from_numpy(np.ascontiguousarray(self.components_ * scale[None, :].astype(np.float32)))
+            cache = (self.components_, basis.to(dev))
+            self.__dict__["_components_cache"] = cache
+        return cache[1]
 
+    def _ideal_folds_into_tail(self) -> bool:
+        """ChebyCF-like settings: the ideal term ``w x V V^T`` shares the tail's ``x V`` and basis."""
+        return self._gamma() == float(self.degree_exponent) and self._polynomials()[2].degree() == 0
+
+    # ------------------------------------------------------------------ scoring
     # ------------------------------------------------------------------ scoring
     def _filter_rows(self, binary: sp.csr_array, user_vecs: torch.Tensor | None) -> torch.Tensor:
         beta = float(self.degree_exponent)
         deg = self.item_degree_.astype(np.float64)
         x = sp.csr_array(binary * _safe_power(deg, -beta)[None, :].astype(np.float32)) if beta else binary
-        if self.tail != "exact":
-            out = self._apply_tail(x)
-        else:
-            out = self._apply_polynomial(x, self.chebyshev_coefficients_)
+        cheb = (_to_chebyshev(Polynomial(self.tail_coefficients_)) if self.tail != "exact"
+                else self.chebyshev_coefficients_)
+        out = self._apply_polynomial(x, cheb)
         if beta:
             out.mul_(torch.from_numpy(_safe_power(deg, beta).astype(np.float32)).to(out.device))
-        if user_vecs is not None and self.item_embeddings_.shape[1] and self.ideal_weight:
+        ideal = user_vecs is not None and self.item_embeddings_.shape[1] and self.ideal_weight
+        if self.tail != "exact":
+            # low-rank correction d^beta * (x V) diag(delta) V^T; with gamma = beta and G = 1 the
+            # ideal term w (x V) V^T d^beta is the same product, folded into one rank-k GEMM
+            proj = torch.from_numpy(np.asarray(x @ self.components_.T, np.float32)).to(out.device)
+            delta = np.asarray(self.spectral_correction_, np.float64)
+            if ideal and self._ideal_folds_into_tail():
+                delta = delta + float(self.ideal_weight)
+                ideal = False
+            proj.mul_(torch.from_numpy(delta.astype(np.float32)).to(out.device))
+            out.addmm_(proj, self._tail_basis())
+        if ideal and user_vecs is not None:
             _, item_vecs = self._embedding_tensors()
             out.addmm_(user_vecs, item_vecs.T, alpha=float(self.ideal_weight))
         return out
