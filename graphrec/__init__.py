@@ -29,6 +29,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Dataset": ("graphrec.data.datasets", "Dataset"),
     "DeepWalk": ("graphrec.models.deepwalk", "DeepWalk"),
     "EmbeddingRecommender": ("graphrec.models", "EmbeddingRecommender"),
+    "Ensemble": ("graphrec.models.ensemble", "Ensemble"),
     "GraphFilter": ("graphrec.models.graph_filter", "GraphFilter"),
     "IdMap": ("graphrec.data.ids", "IdMap"),
     "Interactions": ("graphrec.data.interactions", "Interactions"),
@@ -63,6 +64,7 @@ __all__ = [
     "Dataset",
     "DeepWalk",
     "EmbeddingRecommender",
+    "Ensemble",
     "GraphFilter",
     "IdMap",
     "Interactions",
@@ -112,6 +114,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
         load,
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
+    from graphrec.models.ensemble import Ensemble
     from graphrec.models.graph_filter import GraphFilter
     from graphrec.models.spectral import SpectralFilter
 
