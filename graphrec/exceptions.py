@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sklearn.exceptions import NotFittedError
 
-__all__ = ["DatasetNotFoundError", "NotFittedError", "TrainingError"]
+__all__ = ["DatasetNotFoundError", "MemoryCeilingError", "NotFittedError", "TrainingError"]
 
 
 class TrainingError(RuntimeError):
     """Training diverged or produced non-finite values (lower the learning rate)."""
+
+
+class MemoryCeilingError(MemoryError):
+    """A run passed the memory ceiling set with :class:`graphrec.memory.MemoryGuard` and was stopped."""
 
 
 class DatasetNotFoundError(FileNotFoundError):
