@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sklearn.exceptions import NotFittedError
 
-__all__ = ["DatasetNotFoundError", "MemoryCeilingError", "NotFittedError", "TrainingError"]
+__all__ = [
+    "ColdStartError",
+    "DatasetNotFoundError",
+    "MalformedFileError",
+    "MemoryCeilingError",
+    "NotFittedError",
+    "TrainingError",
+    "UnknownIdError",
+]
 
 
 class TrainingError(RuntimeError):
@@ -21,6 +29,21 @@ class TrainingError(RuntimeError):
 
 class MemoryCeilingError(MemoryError):
     """A run passed the memory ceiling set with :class:`graphrec.memory.MemoryGuard` and was stopped."""
+
+
+class UnknownIdError(KeyError):
+    """A user or item id that the model (its training data) does not know; the message names it."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
+        return str(self.args[0]) if self.args else ""
+
+
+class ColdStartError(ValueError):
+    """A new user's items cannot be used: none given, or an item listed twice (the message says which)."""
+
+
+class MalformedFileError(ValueError):
+    """A data file that cannot be read as a table: empty, or a malformed line (named with its number)."""
 
 
 class DatasetNotFoundError(FileNotFoundError):
