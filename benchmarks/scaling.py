@@ -278,7 +278,12 @@ def curves(rows: list[dict]) -> dict[str, dict[str, dict]]:
             x, y = measured(rows, model, key)
             f = fit_power(x, y)
             if f:
-                out.setdefault(model, {})[key] = {"a": f[0], "exponent": f[1], "points": len(x),
+                # the slope between the two largest sizes: fixed costs flatten the small end, so it
+                # is the better guide to larger sizes (and the one predictions use)
+                top = fit_power(x[-2:], y[-2:])
+                assert top is not None
+                out.setdefault(model, {})[key] = {"a": f[0], "exponent": f[1], "a_top": top[0],
+                                                  "exponent_top": top[1], "points": len(x),
                                                   "range": [int(x.min()), int(x.max())]}
     return out
 
@@ -296,10 +301,10 @@ def add_predictions(rows: list[dict], scales: list[float], shape: str, base: int
             row = {"model": model, "dataset": f"power_law-{shape}-x{scale:g}", "scale": scale,
                    "interactions": n, "predicted": True}
             for key in ("fit_s", "fit_cpu_s", "eval_s", "eval_cpu_s", "net_peak_mb"):
-                row[key] = round(math.exp(f[key]["a"]) * n ** f[key]["exponent"], 1) if key in f else None
-            base = [r["base_mb"] for r in rows if r["model"] == model and r.get("base_mb")]
-            if row.get("net_peak_mb") is not None and base:
-                row["peak_mb"] = round(float(np.median(base)) + row["net_peak_mb"], 1)
+                row[key] = round(math.exp(f[key]["a_top"]) * n ** f[key]["exponent_top"], 1) if key in f else None
+            base_mb = [r["base_mb"] for r in rows if r["model"] == model and r.get("base_mb")]
+            if row.get("net_peak_mb") is not None and base_mb:
+                row["peak_mb"] = round(float(np.median(base_mb)) + row["net_peak_mb"], 1)
             rows.append(row)
     return rows
 
@@ -307,36 +312,38 @@ def add_predictions(rows: list[dict], scales: list[float], shape: str, base: int
 def fits_up_to(f: dict) -> float | None:
     """Interactions at which the fitted memory curve (above the interpreter's) reaches :data:`USABLE_MB`."""
     p = f.get("net_peak_mb")
-    if not p or p["exponent"] <= 0:
+    if not p or p["exponent_top"] <= 0:
         return None
-    return math.exp((math.log(USABLE_MB - 500) - p["a"]) / p["exponent"])
+    return math.exp((math.log(USABLE_MB - 500) - p["a_top"]) / p["exponent_top"])
 
 
 def report(rows: list[dict]) -> str:
     fits = curves(rows)
-    lines = [("| model | dataset | interactions | fit s | epoch s | eval s | peak MB | fit / eval peak MB | "
-             "R@20 | load | note |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| model | dataset | interactions | fit s (CPU s) | epoch s | eval s (CPU s) | peak MB | "
+              "fit / eval peak MB | R@20 | load | note |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["model"], r["interactions"] or 0, r["dataset"])):
         ep = _value(r, "epoch_s")
         note = "predicted" if r.get("predicted") else " ".join((r.get("error") or "").split())[:90]
         stage = (f"{r.get('fit_peak_mb', '–')} / {r.get('eval_peak_mb', '–')}"
                  if not r.get("predicted") else "–")
         lines.append(
-            f"| {r['model']} | {r['dataset']} | {r['interactions'] or 0:,} | {_fmt(r.get('fit_s'))} | "
-            f"{_fmt(ep)} | {_fmt(r.get('eval_s'))} | {_fmt(r.get('peak_mb'), 0)} | {stage} | "
+            f"| {r['model']} | {r['dataset']} | {r['interactions'] or 0:,} | {_fmt(r.get('fit_s'))} "
+            f"({_fmt(r.get('fit_cpu_s'))}) | {_fmt(ep)} | {_fmt(r.get('eval_s'))} ({_fmt(r.get('eval_cpu_s'))}) | "
+            f"{_fmt(r.get('peak_mb'), 0)} | {stage} | "
             f"{r.get('recall@20', '–')} | {(r.get('loadavg') or ['–'])[0]} | {note} |")
     keys = ("fit_s", "fit_cpu_s", "epoch_s", "eval_s", "eval_cpu_s", "net_peak_mb")
-    lines += ["", ("Fitted exponents b of cost ~ interactions^b (synthetic sizes that ran; CPU s = all threads; "
-              "net peak = peak RSS above the interpreter's before loading data):"), "",
+    lines += ["", ("Fitted exponents b of cost ~ interactions^b over the synthetic sizes that ran, and in "
+              "brackets between the two largest (CPU s = all threads; net peak = peak RSS above the "
+              "interpreter's before loading data):"), "",
               "| model | fit s | fit CPU s | epoch s | eval s | eval CPU s | net peak MB | points |",
               "|---|---|---|---|---|---|---|---|"]
     for model, f in fits.items():
-        cell = {k: f"{f[k]['exponent']:.2f}" if k in f else "–" for k in keys}
+        cell = {k: f"{f[k]['exponent']:.2f} ({f[k]['exponent_top']:.2f})" if k in f else "–" for k in keys}
         pts = f.get("net_peak_mb", next(iter(f.values())))
         lines.append(f"| {model} | " + " | ".join(cell[k] for k in keys)
                      + f" | {pts['points']} ({pts['range'][0]:,}-{pts['range'][1]:,}) |")
-    lines += ["", (f"Fits on one {MACHINE_MB // 1024} GB machine (peak RSS <= {USABLE_MB // 1024} GB by the fitted "
-              "curve; largest size that ran in brackets):"), "",
+    lines += ["", (f"Fits on one {MACHINE_MB // 1024} GB machine (peak RSS <= {USABLE_MB // 1024} GB by the memory "
+              "curve between the two largest sizes that ran; the largest run in brackets):"), "",
               "| model | fits up to (interactions) | largest run | then use |", "|---|---|---|---|"]
     for model, f in fits.items():
         n_max = fits_up_to(f)
@@ -363,8 +370,8 @@ def plot(rows: list[dict], out: Path) -> list[Path]:
     paths = []
     for model in sorted({r["model"] for r in rows}):
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for ax, key, label in zip(axes, ("fit_s", "eval_s", "peak_mb"), ("fit s", "evaluation s (all users)",
-                                                                           "peak RSS MB")):
+        for ax, key, label in zip(axes, ("fit_cpu_s", "eval_cpu_s", "net_peak_mb"),
+                                  ("fit, CPU s", "evaluation of all users, CPU s", "peak RSS above the interpreter, MB")):
             mine = [r for r in rows if r["model"] == model and _value(r, key)]
             for kind, sel, style in (("synthetic", lambda r: r.get("scale") and not r.get("predicted"), "o"),
                                      ("predicted", lambda r: r.get("predicted"), "s"),
@@ -376,7 +383,10 @@ def plot(rows: list[dict], out: Path) -> list[Path]:
             if f:
                 xs = np.geomspace(f["range"][0], max(r["interactions"] for r in mine), 20)
                 ax.loglog(xs, np.exp(f["a"]) * xs ** f["exponent"], "-", alpha=0.5,
-                          label=f"~ N^{f['exponent']:.2f}")
+                          label=f"all sizes ~ N^{f['exponent']:.2f}")
+                xs = np.geomspace(f["range"][1] / 4, max(r["interactions"] for r in mine), 10)
+                ax.loglog(xs, np.exp(f["a_top"]) * xs ** f["exponent_top"], "--", alpha=0.5,
+                          label=f"largest two ~ N^{f['exponent_top']:.2f}")
             ax.set_xlabel("interactions")
             ax.set_title(label)
             ax.legend(fontsize=7)
