@@ -22,7 +22,7 @@ New items
     embeddings on warm items and applies it to new ones;
     :func:`content_features` builds genre and title-token features.
 
-One piece (~440 lines, mostly docstrings): both halves answer one question, what
+One piece (~510 lines, mostly docstrings): both halves answer one question, what
 to do with a user or item the model never saw, and each is small on its own.
 """
 

@@ -13,7 +13,7 @@ that suits embedding models, overridden where a model knows better:
 The scoring, ranking and storage machinery lives in :mod:`graphrec.retrieval`
 (``score_blocks``, ``rank_blocks``, ``similar``), :mod:`graphrec.coldstart`
 (the fold-in arithmetic) and :mod:`graphrec.persistence`; this module only wires it.
-It stays one piece (~500 lines, mostly docstrings) because it is one class's contract:
+It stays one piece (~590 lines, mostly docstrings) because it is one class's contract:
 every model subclasses :class:`Recommender`, and splitting its methods across
 modules would scatter the contract a new model has to read.
 """
