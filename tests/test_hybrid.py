@@ -130,6 +130,10 @@ def test_learned_relation_weights_and_time_decay(planted):
         gr.HybridLightGCN(half_life=10.0, epochs=1).fit(train, features=f)
     with pytest.raises(ValueError, match="features_as"):
         gr.HybridLightGCN(features_as="concat", epochs=1).fit(train)
+    with pytest.raises(ValueError, match="id_dropout"):
+        gr.HybridMF(id_dropout=1.0, epochs=1).fit(train)
+    d = gr.HybridLightGCN(n_layers=1, id_dropout=0.5, **FAST).fit(train, features=f)
+    assert np.isfinite(d.item_embeddings_).all()
     t = gr.Interactions(train.user_idx, train.item_idx, users=train.users, items=train.items,
                         timestamps=np.arange(train.nnz))
     a = gr.HybridLightGCN(n_layers=1, half_life=train.nnz / 4, **FAST).fit(t)

@@ -129,9 +129,12 @@ class HybridModule(torch.nn.Module):
         init_std: float,
         generator: torch.Generator,
         device: torch.device,
+        id_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.n_users, self.n_items, self.n_nodes = n_users, n_items, n_nodes
+        self.id_dropout = float(id_dropout)
+        self._drop_generator = generator
         init = torch.randn(n_nodes, embedding_dim, generator=generator) * init_std
         self.ego = torch.nn.Parameter(init.to(device))
         self.blocks = blocks
@@ -147,8 +150,14 @@ class HybridModule(torch.nn.Module):
             return torch.ones(len(self.blocks), device=self.ego.device)
         return self.log_gains.exp()
 
-    def layer0(self) -> torch.Tensor:
-        x = self.ego * self.id_mask[:, None]
+    def layer0(self, drop: bool = False) -> torch.Tensor:
+        """Layer-0 embeddings; with ``drop``, user/item ID rows are dropped at rate ``id_dropout``."""
+        mask = self.id_mask
+        if drop and self.id_dropout > 0:
+            keep = torch.rand(self.n_nodes, generator=self._drop_generator) >= self.id_dropout
+            keep[self.n_users + self.n_items :] = True  # attribute rows are never dropped
+            mask = mask * keep.to(mask.device, mask.dtype)
+        x = self.ego * mask[:, None]
         if self.content is not None and self.content_t is not None:
             x = x + _spmm(self.content, self.content_t, self.ego)
         return x
@@ -178,7 +187,7 @@ class HybridModule(torch.nn.Module):
     def forward(
         self, rows: torch.Tensor | None = None, reg_weights: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        x0 = self.layer0()
+        x0 = self.layer0(drop=self.training and rows is not None)
         final = self.final(x0)[: self.n_users + self.n_items]
         if rows is None:
             return final
@@ -247,6 +256,9 @@ class _HybridBase(_GraphEmbeddingModel):
         if mode not in FEATURE_MODES:
             raise ValueError(f"features_as must be one of {FEATURE_MODES}, got {mode!r}")
         check_relation_weights(self._setting("relation_weights", None))
+        drop = self._setting("id_dropout", 0.0)
+        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 <= drop < 1:
+            raise ValueError(f"id_dropout must be a number in [0, 1), got {drop!r}")
         hl = self._setting("half_life", None)
         if hl is not None:
             check_positive_float(hl, "half_life")
@@ -329,6 +341,7 @@ class _HybridBase(_GraphEmbeddingModel):
             None if content is None else content[0], None if content is None else content[1],
             torch.from_numpy(id_mask), torch.from_numpy(isolated),
             init_std=self.init_std, generator=generator, device=device,
+            id_dropout=self._setting("id_dropout", 0.0),
         )
 
     def _store(self, module: Any) -> None:
@@ -515,6 +528,10 @@ _HYBRID_DOC = """    features_as : {"sum", "graph", "both"}, default "both"
     item_ids, user_ids : bool, default True
         Learn an ID embedding per item / user (False: from features and links only;
         ``item_ids=False`` is content-based recommendation).
+    id_dropout : float, default 0.0
+        Share of user/item ID embeddings dropped at random in each training step
+        (DropoutNet, Volkovs et al. 2017), so that features alone learn to place
+        users and items: what cold-start nodes rely on.
     relation_weights : dict of str -> float, optional
         Weight per edge type of :data:`graphrec.hetero.EDGE_TYPES` (default 1 each;
         0 drops a type).
@@ -574,6 +591,7 @@ class HybridLightGCN(_HybridBase):
         features_as: str = "both",
         item_ids: bool = True,
         user_ids: bool = True,
+        id_dropout: float = 0.0,
         relation_weights: dict[str, float] | None = None,
         learn_relation_weights: bool = False,
         half_life: float | None = None,
@@ -591,6 +609,7 @@ class HybridLightGCN(_HybridBase):
         self.features_as = features_as
         self.item_ids = item_ids
         self.user_ids = user_ids
+        self.id_dropout = id_dropout
         self.relation_weights = relation_weights
         self.learn_relation_weights = learn_relation_weights
         self.half_life = half_life
@@ -606,7 +625,7 @@ class HybridLightGCN(_HybridBase):
     explain_weighting = LightGCN.explain_weighting
 
 
-@engine_parameters(after="user_ids")
+@engine_parameters(after="id_dropout")
 class HybridMF(_HybridBase):
     __doc__ = f"""Matrix factorisation with feature embeddings (LightFM's model on the shared engine).
 
@@ -618,6 +637,8 @@ class HybridMF(_HybridBase):
     embedding_dim : int, default 64
     item_ids, user_ids : bool, default True
         Learn ID embeddings (False: features only).
+    id_dropout : float, default 0.0
+        See :class:`HybridLightGCN`.
     {{engine_parameters}}
 {_MODEL_DOC}
 
@@ -641,6 +662,7 @@ class HybridMF(_HybridBase):
         embedding_dim: int = 64,
         item_ids: bool = True,
         user_ids: bool = True,
+        id_dropout: float = 0.0,
         similarity: str | None = None,
         init_std: float = 0.1,
         random_state: int | None = None,
@@ -651,6 +673,7 @@ class HybridMF(_HybridBase):
         self.embedding_dim = embedding_dim
         self.item_ids = item_ids
         self.user_ids = user_ids
+        self.id_dropout = id_dropout
         self.similarity = similarity
         self.init_std = init_std
         self.random_state = random_state
