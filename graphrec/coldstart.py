@@ -44,7 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from graphrec._ids import door_ids, to_index, to_output
+from graphrec._ids import check_ids, door_ids, to_index, to_output
 from graphrec.exceptions import ColdStartError
 from graphrec.retrieval import rank_blocks
 from graphrec.utils import check_positive_float, check_positive_int
@@ -521,11 +521,13 @@ def content_features(
 # other hybrid models); the arithmetic is the model's (embed_new_items / embed_new_users).
 
 
-def _index_rows(lists: Sequence[ArrayLike], n: int, name: str) -> sp.csr_array:
-    """Index lists (one per new node) as a 0/1 CSR matrix (len(lists), n); duplicates merged."""
+def _index_rows(lists: Sequence[ArrayLike], idmap: Any, name: str, ids: str = "index") -> sp.csr_array:
+    """Id lists (one per new node) as a 0/1 CSR matrix (len(lists), len(idmap)); duplicates merged."""
     if isinstance(lists, (str, bytes)) or not isinstance(lists, Sequence):
-        raise TypeError(f"{name} must be a sequence of index arrays, one per new user/item")
-    idx = [as_index_array(v, n, name) for v in lists]
+        raise TypeError(f"{name} must be a sequence of id arrays, one per new user/item")
+    role = "user" if name == "friends" else "item"
+    idx = [to_index(v, idmap, role, check_ids(ids), name) for v in lists]
+    n = len(idmap)
     indptr = np.concatenate([[0], np.cumsum([len(v) for v in idx])]).astype(np.int64)
     ind = np.concatenate(idx) if idx else np.empty(0, np.int64)
     m = sp.csr_array((np.ones(len(ind), np.float32), ind, indptr), shape=(len(idx), n))
@@ -546,7 +548,7 @@ def _side_model(model: Any, method: str) -> Any:
 
 
 def new_item_vectors(
-    model: Any, features: Any, *, related: Sequence[ArrayLike] | None = None
+    model: Any, features: Any, *, related: Sequence[ArrayLike] | None = None, ids: str = "index"
 ) -> NDArray[np.float32]:
     """Embeddings of new items from their features (and related known items), no retraining.
 
@@ -555,8 +557,10 @@ def new_item_vectors(
     model : fitted hybrid model
     features : array or sparse, shape (n_new, n_item_features)
         In the columns of the Features the model was fitted with.
-    related : sequence of arrays of int, optional
+    related : sequence of arrays, optional
         Per new item, known items it is linked to ("item-item" edges).
+    ids : {"index", "raw"}, default "index"
+        ``related`` as internal indices or as your own item ids.
 
     Returns
     -------
@@ -570,7 +574,7 @@ def new_item_vectors(
         Features in the wrong shape or with bad values.
     """
     embed = _side_model(model, "embed_new_items")
-    rel = None if related is None else _index_rows(related, model.n_items_, "related")
+    rel = None if related is None else _index_rows(related, model.items_, "related", ids)
     return embed(features, related=rel)
 
 
@@ -580,6 +584,7 @@ def new_user_vectors(
     items: Sequence[ArrayLike] | None = None,
     friends: Sequence[ArrayLike] | None = None,
     features: Any = None,
+    ids: str = "index",
 ) -> NDArray[np.float32]:
     """Embeddings of new users from any of their items, friends and features, no retraining.
 
@@ -591,6 +596,8 @@ def new_user_vectors(
     friends : sequence of arrays of int, optional
         Per new user, known users they are linked to ("user-user" edges).
     features : array or sparse, shape (n_new, n_user_features), optional
+    ids : {"index", "raw"}, default "index"
+        ``items`` and ``friends`` as internal indices or as your own ids.
 
     Returns
     -------
@@ -602,10 +609,12 @@ def new_user_vectors(
         The model does not take side information.
     ValueError
         Nothing given, or the parts disagree on the number of new users.
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and an id the model does not know.
     """
     embed = _side_model(model, "embed_new_users")
-    rows_i = None if items is None else _index_rows(items, model.n_items_, "items")
-    rows_f = None if friends is None else _index_rows(friends, model.n_users_, "friends")
+    rows_i = None if items is None else _index_rows(items, model.items_, "items", ids)
+    rows_f = None if friends is None else _index_rows(friends, model.users_, "friends", ids)
     sizes = {m.shape[0] for m in (rows_i, rows_f, features) if m is not None}
     if len(sizes) > 1:
         raise ValueError(f"items, friends and features describe different numbers of users: {sorted(sizes)}")
@@ -621,15 +630,19 @@ def recommend_new_users_from(
     features: Any = None,
     exclude_given: bool = True,
     rerank: Any = None,
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    ids: str = "index",
+) -> tuple[NDArray, NDArray[np.float32]]:
     """Top-``k`` items for new users known by items, friends and/or features.
 
     Vectors from :func:`new_user_vectors`, scored with the model's similarity and
     ranked by :func:`graphrec.retrieval.rank_blocks` (as every other door ranks).
+    ``ids`` ("index" or "raw") says how ``items`` and ``friends`` are given and the
+    recommended items named.
 
     Returns
     -------
-    idx : ndarray of int64, shape (n_new, k)
+    idx : ndarray, shape (n_new, k)
+        Item indices (padded with -1), or your item ids with ``ids="raw"``.
     scores : ndarray of float32, shape (n_new, k)
 
     Examples
@@ -646,13 +659,14 @@ def recommend_new_users_from(
     from graphrec.retrieval import embedding_scores
 
     k = check_positive_int(k, "k")
-    u = new_user_vectors(model, items=items, friends=friends, features=features)
+    u = new_user_vectors(model, items=items, friends=friends, features=features, ids=ids)
     v = torch.from_numpy(np.asarray(model.item_embeddings_, np.float32))
     scores = embedding_scores(torch.from_numpy(u), v, model._default_similarity()).numpy()
-    exclude = _index_rows(items, model.n_items_, "items") if (items is not None and exclude_given) else None
+    exclude = _index_rows(items, model.items_, "items", ids) if (items is not None and exclude_given) else None
     reranker = None
     if rerank is not None:
         from graphrec.rerank import get_reranker
 
         reranker = get_reranker(rerank)
-    return rank_blocks([(0, scores)], len(u), k, exclude=exclude, reranker=reranker, model=model)
+    idx, out = rank_blocks([(0, scores)], len(u), k, exclude=exclude, reranker=reranker, model=model)
+    return to_output(idx, model.items_, check_ids(ids)), out

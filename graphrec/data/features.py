@@ -1,6 +1,6 @@
 """Side information as data: user and item features and user-user / item-item relations.
 
-:class:`Features` sits beside :class:`graphrec.Interactions` on the same :class:`IdMap`\\ s
+:class:`Features` sits beside :class:`graphrec.Interactions` on the same IdMaps
 and holds, per side, a sparse non-negative feature matrix (one row per internal index,
 one named column per attribute) and a symmetric relation matrix (social links,
 related items). It is built from tables keyed by the caller's own ids:
@@ -54,7 +54,7 @@ def _empty(n: int, m: int = 0) -> sp.csr_array:
 
 @dataclass(frozen=True, eq=False)
 class Features:
-    """User and item side information on the IdMaps of an :class:`Interactions`.
+    """User and item side information on the IdMaps of an :class:`~graphrec.Interactions`.
 
     Parameters
     ----------
@@ -121,7 +121,7 @@ class Features:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_interactions(cls, x: Any) -> Features:
-        """Empty features on the IdMaps of ``x`` (an :class:`Interactions` or :class:`Dataset`)."""
+        """Empty features on the IdMaps of ``x`` (an :class:`~graphrec.Interactions` or :class:`~graphrec.Dataset`)."""
         x = getattr(x, "train", x)
         return cls(users=x.users, items=x.items)
 
@@ -235,12 +235,12 @@ class Features:
             elif isinstance(v, (list, tuple, set, np.ndarray)):
                 items = [str(s) for s in v]
             elif v is None or (isinstance(v, float) and np.isnan(v)):
-                raise FeatureError(f"column {column!r} is NaN for id {frame[id_column].iloc[j]!r}")
+                raise FeatureError(f"column {column!r} is NaN for id {_show(frame[id_column].iloc[j])!r}")
             else:
                 items = [str(v)]
             if not items:
                 raise FeatureError(
-                    f"column {column!r} holds an empty list for id {frame[id_column].iloc[j]!r}"
+                    f"column {column!r} holds an empty list for id {_show(frame[id_column].iloc[j])!r}"
                 )
             lists.append(items)
         rows = np.repeat(idx, [len(v) for v in lists])
@@ -299,7 +299,7 @@ class Features:
             bad = ~np.isfinite(v)
             if bad.any():
                 raise FeatureError(
-                    f"column {col!r} is NaN, inf or not a number for id {frame[id_column].iloc[int(np.argmax(bad))]!r}"
+                    f"column {col!r} is NaN, inf or not a number for id {_show(frame[id_column].iloc[int(np.argmax(bad))])!r}"
                 )
             lo, hi = (v.min(), v.max()) if len(v) else (0.0, 0.0)
             dense[idx, c] = (v - lo) / (hi - lo) if hi > lo else 1.0
@@ -353,7 +353,7 @@ class Features:
         idx, frame = self._rows(side, table, id_column, [column], unknown)
         text = frame[column]
         if text.isna().any():
-            raise FeatureError(f"column {column!r} is NaN for id {frame[id_column][text.isna()].iloc[0]!r}")
+            raise FeatureError(f"column {column!r} is NaN for id {_show(frame[id_column][text.isna()].iloc[0])!r}")
         docs = pd.Series(text.astype(str).to_numpy()).groupby(idx).agg(" ".join)
         pre = column if prefix is None else prefix
         if method == "tfidf":
@@ -476,6 +476,11 @@ class Features:
             f"{rel['user']:,} links; items={len(self.items):,} x {self.n_features('item')} "
             f"features, {rel['item']:,} links)"
         )
+
+
+def _show(v: Any) -> Any:
+    """A numpy scalar as the plain Python value (for error messages)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _max_merge(coo: sp.coo_array, n: int) -> sp.csr_array:

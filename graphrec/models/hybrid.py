@@ -16,8 +16,8 @@ Users or items with no training interaction have no ID embedding (it would only
 ever be pushed down as a negative): their representation comes from their
 features and links, which is what serves cold-start items and users that are
 already in the IdMaps. New nodes after fitting are folded in by the same layer
-arithmetic (:meth:`HybridLightGCN.embed_new_items`,
-:meth:`HybridLightGCN.embed_new_users`; doors in :mod:`graphrec.coldstart`).
+arithmetic (``embed_new_items`` and ``embed_new_users`` of every hybrid model; doors
+in :mod:`graphrec.coldstart`).
 
 :class:`HybridMF` is the same model without propagation (LightFM's model on the
 shared engine); :class:`ContentBased` is its degenerate case with no item IDs, so
@@ -177,6 +177,7 @@ class HybridModule(torch.nn.Module):
         return out
 
     def final(self, x0: torch.Tensor) -> torch.Tensor:
+        """Final embeddings of every node: the weighted layer combination."""
         hs = self.layers(x0)
         w = self.layer_weights
         out = sum(wk * h for wk, h in zip(w, hs))
@@ -692,7 +693,7 @@ class ContentBased(_HybridBase):
     The degenerate hybrid model (:class:`HybridMF` with ``item_ids=False``): item
     vectors are the mean of their feature embeddings, users keep an ID vector
     (a learned taste over features), trained on interactions with the shared
-    engine. New items need only their features (:meth:`embed_new_items`).
+    engine. New items need only their features (``embed_new_items``).
 
     Parameters
     ----------
