@@ -35,6 +35,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Dataset": ("graphrec.data.datasets", "Dataset"),
     "DeepWalk": ("graphrec.models.deepwalk", "DeepWalk"),
     "EmbeddingRecommender": ("graphrec.models", "EmbeddingRecommender"),
+    "Ensemble": ("graphrec.models.ensemble", "Ensemble"),
     "GraphFilter": ("graphrec.models.graph_filter", "GraphFilter"),
     "IdMap": ("graphrec.data.ids", "IdMap"),
     "Interactions": ("graphrec.data.interactions", "Interactions"),
@@ -44,6 +45,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Popularity": ("graphrec.models", "Popularity"),
     "PureSVD": ("graphrec.models", "PureSVD"),
     "Recommender": ("graphrec.models", "Recommender"),
+    "SpectralFilter": ("graphrec.models.spectral", "SpectralFilter"),
     "Split": ("graphrec.data.splits", "Split"),
     "TrainingError": ("graphrec.exceptions", "TrainingError"),
     "ann": ("graphrec.ann", None),
@@ -71,6 +73,7 @@ __all__ = [
     "EmbeddingRecommender",
     "FeatureError",
     "Features",
+    "Ensemble",
     "GraphFilter",
     "HybridLightGCN",
     "HybridMF",
@@ -82,6 +85,7 @@ __all__ = [
     "Popularity",
     "PureSVD",
     "Recommender",
+    "SpectralFilter",
     "Split",
     "TrainingError",
     "__version__",
@@ -123,8 +127,10 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
         load,
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
+    from graphrec.models.ensemble import Ensemble
     from graphrec.models.graph_filter import GraphFilter
     from graphrec.models.hybrid import ContentBased, HybridLightGCN, HybridMF
+    from graphrec.models.spectral import SpectralFilter
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,7 @@ Side information
     known only by features or friends, through a hybrid model
     (:class:`graphrec.HybridLightGCN`).
 
-One piece (~440 lines, mostly docstrings): both halves answer one question, what
+One piece (~660 lines, mostly docstrings): both halves answer one question, what
 to do with a user or item the model never saw, and each is small on its own.
 """
 
