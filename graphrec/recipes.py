@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BEST",
     "DEMO_BUDGETS",
     "DEMO_DATASET",
     "DEMO_FAST",
@@ -161,6 +162,22 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "gowalla": {},
         "lastfm": {"epochs": 40, "lr": 0.1},
         "*": {"epochs": 40},
+    },
+}
+
+# The best graphrec model per dataset (``python benchmarks/run.py --dataset D --model best``):
+# an Ensemble of registered members, each ``(registry name, settings)``, and the Ensemble's
+# own settings. ``weights`` None means the run chooses them itself on a validation carve
+# from train (members fitted on the rest, then refitted on all of train); recorded weights
+# come from ``python benchmarks/best.py --select --dataset D`` (the same carve, its
+# figures in benchmarks/RESULTS.md, issue 17). See benchmarks/best.py.
+BEST: dict[str, dict[str, Any]] = {
+    "gowalla": {
+        "members": [
+            ("graphfilter", {"n_components": 256, "alpha": 0.3, "random_state": 0}),
+            ("lightgcn", {**_LIGHTGCN_GOWALLA, "epochs": 6, "time_budget": 200, "random_state": 0}),
+        ],
+        "ensemble": {"fusion": "zscore", "weights": None, "grid_step": 0.05, "random_state": 0},
     },
 }
 

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from graphrec.models.als import ALS
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.deepwalk import DeepWalk, Item2Vec
+from graphrec.models.ensemble import Ensemble
 from graphrec.models.graph_filter import GraphFilter
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
@@ -17,7 +18,7 @@ from graphrec.models.spectral import SpectralFilter
 from graphrec.models.svd import PureSVD
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "SpectralFilter", "get_model_class",
+__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "Ensemble", "LightGCN", "Popularity", "PureSVD", "Recommender", "SpectralFilter", "get_model_class",
            "load"]
 
 
@@ -35,6 +36,7 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
         "NCF": NCF,
         "PureSVD": PureSVD,
         "SpectralFilter": SpectralFilter,
+        "Ensemble": Ensemble,
     }
 )
 
