@@ -45,18 +45,27 @@ class Parts(NamedTuple):
     item_info: pd.DataFrame | None = None
 
 
-def _unclosed_quote_line(path: Path, quote: str = '"') -> int | None:
+def _unclosed_quote_line(path: Path, sep: str, quote: str = '"') -> int | None:
     """The 1-based line where a quoted field opens and is never closed, or None.
 
-    Only called after pandas failed to parse the file, so this scan (one pass over the
-    lines, tracking quote parity; a doubled quote inside a field flips twice) costs
-    nothing on the normal path.
+    A field opens with a quote right after the separator (or at the line start); a
+    line with an odd number of quotes then closes it (a legal multi-line field). A quote
+    inside a field (``12" vinyl``) opens nothing, as for pandas. Only called when the
+    file holds an odd number of quotes, so this pass over the lines costs nothing on the
+    normal path.
     """
+    import re
+
+    opens = re.compile(rf"(^|{re.escape(sep)})[ \t]*{re.escape(quote)}")
     open_at = None
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         for number, line in enumerate(fh, 1):
-            if line.count(quote) % 2:
-                open_at = number if open_at is None else None
+            if line.count(quote) % 2 == 0:
+                continue
+            if open_at is not None:
+                open_at = None
+            elif opens.search(line):
+                open_at = number
     return open_at
 
 
@@ -102,7 +111,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
+        return _read_parquet(path)
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if not head.strip():
@@ -123,7 +132,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     with open(path, "rb") as fh:  # an odd number of quote characters cannot be valid CSV
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             quotes += chunk.count(b'"')
-    line = _unclosed_quote_line(path) if quotes % 2 else None
+    line = _unclosed_quote_line(path, sep) if quotes % 2 else None
     if line is not None:
         raise MalformedFileError(
             f"{path}, line {line}: a quoted field starts here and is never closed (unbalanced \")"
@@ -133,7 +142,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     except pd.errors.EmptyDataError as exc:
         raise MalformedFileError(f"{path} has no header line: {exc}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        line = _unclosed_quote_line(path)
+        line = _unclosed_quote_line(path, sep or ",")
         if line is not None:
             raise MalformedFileError(
                 f"{path}, line {line}: a quoted field starts here and is never closed (unbalanced \")"
@@ -141,6 +150,19 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
         raise MalformedFileError(f"{path}: cannot parse the file: {str(exc).strip()}") from exc
     if df.empty:
         raise MalformedFileError(f"{path} has a header ({', '.join(map(str, df.columns))}) but no rows")
+    return df
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """``pd.read_parquet`` with graphrec's errors: a missing engine, a file that is not Parquet."""
+    try:
+        df = pd.read_parquet(path)
+    except ImportError as exc:
+        raise ImportError(f"reading {path} needs pyarrow: pip install 'graphrec[parquet]' ({exc})") from exc
+    except Exception as exc:
+        raise MalformedFileError(f"{path} is not a readable Parquet file: {str(exc).strip()[:200]}") from exc
+    if df.empty:
+        raise MalformedFileError(f"{path} has columns ({', '.join(map(str, df.columns))}) but no rows")
     return df
 
 
