@@ -137,6 +137,9 @@ def run_best_job(dataset: str, model_name: str = "best", *, quick: bool, root: s
         "settings_source": "graphrec/recipes.py (BEST)",
         "epochs": None, "stopped": None,
     }
+    if dataset == "gowalla" and not quick:  # second opinion, timed apart from the run
+        result["independent"] = independent_check(model, dataset, root, graphrec_metrics=(metrics, per_user))
+        print(f"independent evaluator: {json.dumps(result['independent'])}", flush=True)
     print(f"best on {dataset}: Recall@20 {metrics['recall@20']:.4f} ± {result['standard_error']['recall@20']:.4f}, "
           f"NDCG@20 {metrics['ndcg@20']:.4f} ± {result['standard_error']['ndcg@20']:.4f}; weights "
           f"{np.round(model.weights_, 3).tolist()}; fit {fit_seconds:.0f} s, eval {eval_seconds:.0f} s", flush=True)
@@ -181,9 +184,11 @@ def select_weights(dataset: str, *, root: str | None = None, seed: int = 0, vali
     return out
 
 
-def independent_check(model: gr.Recommender, dataset: str = "gowalla", root: str | None = None) -> dict[str, Any]:
-    """Recall/NDCG@20 of a saved model by ``independent_eval.py`` (raw Gowalla files, no IdMaps),
-    beside graphrec's own figures with their per-user standard errors."""
+def independent_check(model: gr.Recommender, dataset: str = "gowalla", root: str | None = None,
+                      graphrec_metrics: tuple[dict[str, Any], Any] | None = None) -> dict[str, Any]:
+    """Recall/NDCG@20 of a fitted model by ``independent_eval.py`` (raw Gowalla files, no IdMaps),
+    beside graphrec's own figures with their per-user standard errors (computed here unless
+    ``graphrec_metrics``, an ``evaluate`` result and its per-user frame, is given)."""
     import torch
     from independent_eval import evaluate as plain_evaluate
     from independent_eval import load_gowalla
@@ -209,10 +214,13 @@ def independent_check(model: gr.Recommender, dataset: str = "gowalla", root: str
     t = time.perf_counter()
     res = {k: float(v) for k, v in plain_evaluate(score, train, test, batch_size=1024).items()}
     res["seconds"] = time.perf_counter() - t
-    ds = gr.datasets.load("gowalla", root=root)
-    ours = gr.evaluate(model, ds.test, k=(20,), per_user=True)
+    if graphrec_metrics is None:
+        ds = gr.datasets.load("gowalla", root=root)
+        ours = gr.evaluate(model, ds.test, k=(20,), per_user=True)
+        graphrec_metrics = (ours, ours["per_user"])
+    ours, per_user = graphrec_metrics
     res["graphrec"] = {"recall@20": ours["recall@20"], "ndcg@20": ours["ndcg@20"],
-                       "standard_error": standard_errors(ours["per_user"])}
+                       "standard_error": standard_errors(per_user)}
     return res
 
 
