@@ -110,6 +110,7 @@ def main() -> None:
     for r in rows:
         print(f"| {r['model']} | {r['mode']} | {a.kill_after} | {r['resumed_from_epoch']} | "
               f"{r['max_abs_diff']:.3g}{' (identical)' if r['identical'] else ''} | {r['seconds']} |")
+    OUT.mkdir(parents=True, exist_ok=True)
     write_json(OUT / "resume_check.json", {"args": vars(a), "rows": rows, "machine": machine(),
                                             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
 
