@@ -51,6 +51,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "rerank": ("graphrec.rerank", None),
     "retrieval": ("graphrec.retrieval", None),
     "splits": ("graphrec.data.splits", None),
+    "tune": ("graphrec.tuning", "tune"),
+    "tuning": ("graphrec.tuning", None),
     "viz": ("graphrec.viz", None),
 }
 
@@ -85,6 +87,8 @@ __all__ = [
     "rerank",
     "retrieval",
     "splits",
+    "tune",
+    "tuning",
     "viz",
 ]
 
@@ -111,6 +115,8 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
     from graphrec.models.graph_filter import GraphFilter
+    from graphrec import tuning
+    from graphrec.tuning import tune
 
 
 def __getattr__(name: str) -> Any:
