@@ -65,8 +65,9 @@ def default_params(peer: str, dataset: str, seed: int) -> dict[str, Any]:
 
 
 def tune_peer(dataset: str, peer: str, budget: float, max_trials: int, seed: int = 0) -> dict[str, Any]:
-    import graphrec as gr
     from peers import PEERS
+
+    import graphrec as gr
 
     cls = PEERS[peer]
     ds = gr.datasets.load(dataset)

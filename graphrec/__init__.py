@@ -93,7 +93,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on first use
-    from graphrec import ann, coldstart, explain, graph, metrics, rerank, retrieval, viz
+    from graphrec import ann, coldstart, explain, graph, metrics, rerank, retrieval, tuning, viz
     from graphrec.data import datasets, splits
     from graphrec.data.datasets import Dataset
     from graphrec.data.ids import IdMap
@@ -115,7 +115,6 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
     from graphrec.models.graph_filter import GraphFilter
-    from graphrec import tuning
     from graphrec.tuning import tune
 
 

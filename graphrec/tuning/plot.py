@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["plot_search"]
 
-_STYLE = {
+_STYLE: dict[str, dict[str, Any]] = {
     "complete": {"color": "tab:blue", "marker": "o"},
     "pruned": {"color": "tab:gray", "marker": "x"},
     "stopped": {"color": "tab:orange", "marker": "s"},

@@ -277,7 +277,7 @@ def tune(
             train, valid = carve.train, carve.valid
         assert valid is not None
         folds = [(train, valid)]
-    refit_data = train if cv is not None else _concat(train, valid)
+    refit_data = train if valid is None else _concat(train, valid)
 
     # the candidates
     study = None
@@ -462,7 +462,7 @@ def _proposals(method: str, dims: Mapping[str, Dimension], n_grid: int, random_s
         n_iter = n_trials if n_trials is not None else 100_000
         discrete = all(isinstance(d, Categorical) for d in dims.values())
         if discrete:  # ParameterSampler samples a finite grid without replacement; cap n_iter at its size
-            n_iter = min(n_iter, int(np.prod([len(d.grid()) for d in dims.values()])))
+            n_iter = min(n_iter, math.prod(len(d.grid(0)) for d in dims.values()))
         sampler = ParameterSampler({name: dim.scipy() for name, dim in dims.items()}, n_iter,
                                    random_state=random_state)
         return ({n: _python(p[n]) for n in dims} for p in sampler)

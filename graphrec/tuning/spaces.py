@@ -119,7 +119,7 @@ class Int:
     def grid(self, n: int) -> list[int]:
         """Up to ``n`` distinct integers from ``low`` to ``high`` (geometric with ``log``)."""
         pts = np.geomspace(self.low, self.high, n) if self.log else np.linspace(self.low, self.high, n)
-        return sorted({int(round(p)) for p in pts})
+        return sorted({int(np.rint(p)) for p in pts})
 
     def scipy(self) -> Any:
         """A distribution with ``rvs`` drawing integers in ``[low, high]``."""
