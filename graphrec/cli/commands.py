@@ -448,7 +448,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         space = {**(space or {}), key.strip(): values}
     _say(args)(f"tuning {type(model).__name__} on {ds!r}")
     try:
-        res = tune(model, train, valid, space=space, budget=args.budget, n_trials=args.trials, method=args.method,
+        res = tune(model, train, valid, space=space, budget=args.budget, n_trials=args.trials, clock=args.clock,
+                   method=args.method,
                    metric=args.metric, cv=args.cv, random_state=seed, verbose=not args.quiet)
     except (ValueError, TypeError) as exc:  # bad settings of the search itself (trials' errors are caught inside)
         raise UsageError(one_line(exc)) from exc

@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="new or empty folder for the results")
     p.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock budget of the search")
     p.add_argument("--trials", type=positive_int, metavar="N", help="at most N trials")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what --budget counts: wall-clock or this process's CPU seconds (fair on a shared machine)")
     p.add_argument("--method", choices=("auto", "tpe", "random", "grid"), default="auto",
                    help="auto: Optuna TPE when optuna is installed (graphrec[tune]), else random")
     p.add_argument("--metric", default="recall@20", help="validation metric to maximise (default recall@20)")

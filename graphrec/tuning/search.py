@@ -64,6 +64,8 @@ class TuneResult:
         ``refit=True``, else None (trials' models are not kept, to bound memory).
     metric, method : str
     budget : float or None
+    clock : str
+        What ``budget`` counted ("wall" or "cpu").
     n_trials : int or None
     elapsed, cpu_seconds : float
         Wall-clock and process CPU seconds of the whole search (refit excluded).
@@ -83,6 +85,7 @@ class TuneResult:
     elapsed: float
     cpu_seconds: float
     space: dict[str, Any] = field(repr=False, default_factory=dict)
+    clock: str = "wall"
 
     def plot(self, path: Any = None) -> Any:
         """Draw the search (:func:`graphrec.tuning.plot_search`); save it when ``path`` is given."""
@@ -144,6 +147,7 @@ def tune(
     metric: str = "recall@20",
     budget: float | None = None,
     n_trials: int | None = None,
+    clock: str = "wall",
     cv: int | None = None,
     refit: bool = False,
     prune: bool | None = None,
@@ -177,10 +181,13 @@ def tune(
     metric : str, default "recall@20"
         A key of :func:`graphrec.evaluate` (``"ndcg@10"``, ...), maximised.
     budget : float, optional
-        Wall-clock seconds for the search: no trial starts after it, and a trial
+        Seconds for the search (``clock``): no trial starts after it, and a trial
         trained by epochs that is still running is stopped (state "stopped", not counted).
     n_trials : int, optional
         At most this many trials. Random and TPE search need ``budget`` or ``n_trials``.
+    clock : {"wall", "cpu"}, default "wall"
+        What ``budget`` counts: wall-clock seconds, or this process's CPU seconds (all its
+        threads), which other jobs on a shared machine do not use up.
     cv : int, optional
         Score by per-user ``cv``-fold cross-validation of ``train``
         (:func:`graphrec.splits.user_kfold`) instead of ``valid``.
@@ -241,6 +248,8 @@ def tune(
         raise TypeError(f"valid must be Interactions, got {type(valid).__name__}")
     if valid is not None and cv is not None:
         raise ValueError("give valid or cv, not both")
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     k = _metric_k(metric)
@@ -302,12 +311,13 @@ def tune(
     fits_by_epoch = "callbacks" in inspect.signature(estimator.fit).parameters
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    deadline = None if budget is None else start + float(budget)
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    deadline = None if budget is None else now() + float(budget)
     rows: list[dict[str, Any]] = []
     best: dict[str, Any] = {"value": -math.inf}
     number = 0
     while n_trials is None or number < n_trials:
-        if deadline is not None and time.perf_counter() >= deadline:
+        if deadline is not None and now() >= deadline:
             break
         trial = None
         if method == "tpe":
@@ -330,7 +340,8 @@ def tune(
         try:
             for f, (fold_train, fold_valid) in enumerate(folds):
                 model = clone(estimator).set_params(**seed_params, **params)
-                cb = _epoch_callback(fold_valid, metric, k, trial if len(folds) == 1 else None, deadline, evaluate)
+                cb = _epoch_callback(fold_valid, metric, k, trial if len(folds) == 1 else None, deadline, now,
+                                     evaluate)
                 if fits_by_epoch:
                     model.fit(fold_train, fold_valid, callbacks=[cb])
                 else:
@@ -349,7 +360,7 @@ def tune(
                     if prune and f < len(folds) - 1 and trial.should_prune():
                         state = "pruned"
                         raise _Stop
-                if deadline is not None and time.perf_counter() >= deadline and f < len(folds) - 1:
+                if deadline is not None and now() >= deadline and f < len(folds) - 1:
                     state = "stopped"
                     raise _Stop
             value = float(np.mean(fold_values))
@@ -394,6 +405,7 @@ def tune(
         trials=trials, best_params=dict(best["params"]), best_score=float(best["value"]),
         best_trial=int(best["trial"]), best_estimator=best_estimator, metric=metric, method=method,
         budget=None if budget is None else float(budget), n_trials=n_trials, elapsed=elapsed,
+        clock=clock,
         cpu_seconds=cpu, space=dict(space),
     )
 
@@ -418,6 +430,7 @@ def _concat(train: Interactions, valid: Interactions) -> Interactions:
 
 
 def _epoch_callback(valid: Interactions, metric: str, k: int, trial: Any, deadline: float | None,
+                    now: Callable[[], float],
                     evaluate: Callable[..., dict[str, Any]]) -> Callable[[Any, dict[str, Any]], bool]:
     """The per-epoch callback of one fit: report the metric, prune, and keep the deadline.
 
@@ -426,7 +439,7 @@ def _epoch_callback(valid: Interactions, metric: str, k: int, trial: Any, deadli
     """
 
     def callback(model: Any, record: dict[str, Any]) -> bool:
-        if deadline is not None and time.perf_counter() >= deadline:
+        if deadline is not None and now() >= deadline:
             callback.outcome = "stopped"  # type: ignore[attr-defined]
             return True
         if trial is None:
