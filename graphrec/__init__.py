@@ -23,12 +23,19 @@ __version__ = "0.1.0"
 # public name -> (module that defines it, attribute in that module or None for the module)
 _LAZY: dict[str, tuple[str, str | None]] = {
     "ALS": ("graphrec.models", "ALS"),
+    "ContentBased": ("graphrec.models.hybrid", "ContentBased"),
+    "FeatureError": ("graphrec.data.features", "FeatureError"),
+    "Features": ("graphrec.data.features", "Features"),
+    "HybridLightGCN": ("graphrec.models.hybrid", "HybridLightGCN"),
+    "HybridMF": ("graphrec.models.hybrid", "HybridMF"),
+    "hetero": ("graphrec.hetero", None),
     "MF": ("graphrec.models", "MF"),
     "MODELS": ("graphrec.models", "MODELS"),
     "NCF": ("graphrec.models", "NCF"),
     "Dataset": ("graphrec.data.datasets", "Dataset"),
     "DeepWalk": ("graphrec.models.deepwalk", "DeepWalk"),
     "EmbeddingRecommender": ("graphrec.models", "EmbeddingRecommender"),
+    "Ensemble": ("graphrec.models.ensemble", "Ensemble"),
     "GraphFilter": ("graphrec.models.graph_filter", "GraphFilter"),
     "IdMap": ("graphrec.data.ids", "IdMap"),
     "Interactions": ("graphrec.data.interactions", "Interactions"),
@@ -38,6 +45,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Popularity": ("graphrec.models", "Popularity"),
     "PureSVD": ("graphrec.models", "PureSVD"),
     "Recommender": ("graphrec.models", "Recommender"),
+    "SpectralFilter": ("graphrec.models.spectral", "SpectralFilter"),
     "Split": ("graphrec.data.splits", "Split"),
     "TrainingError": ("graphrec.exceptions", "TrainingError"),
     "ann": ("graphrec.ann", None),
@@ -61,10 +69,16 @@ __all__ = [
     "MF",
     "MODELS",
     "NCF",
+    "ContentBased",
     "Dataset",
     "DeepWalk",
     "EmbeddingRecommender",
+    "Ensemble",
+    "FeatureError",
+    "Features",
     "GraphFilter",
+    "HybridLightGCN",
+    "HybridMF",
     "IdMap",
     "Interactions",
     "Item2Vec",
@@ -73,6 +87,7 @@ __all__ = [
     "Popularity",
     "PureSVD",
     "Recommender",
+    "SpectralFilter",
     "Split",
     "TrainingError",
     "__version__",
@@ -82,6 +97,7 @@ __all__ = [
     "evaluate",
     "explain",
     "graph",
+    "hetero",
     "load",
     "metrics",
     "rerank",
@@ -93,9 +109,21 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on first use
-    from graphrec import ann, coldstart, explain, graph, metrics, rerank, retrieval, tuning, viz
+    from graphrec import (
+        ann,
+        coldstart,
+        explain,
+        graph,
+        hetero,
+        metrics,
+        rerank,
+        retrieval,
+        tuning,
+        viz,
+    )
     from graphrec.data import datasets, splits
     from graphrec.data.datasets import Dataset
+    from graphrec.data.features import FeatureError, Features
     from graphrec.data.ids import IdMap
     from graphrec.data.interactions import Interactions
     from graphrec.data.splits import Split
@@ -114,7 +142,10 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
         load,
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
+    from graphrec.models.ensemble import Ensemble
     from graphrec.models.graph_filter import GraphFilter
+    from graphrec.models.hybrid import ContentBased, HybridLightGCN, HybridMF
+    from graphrec.models.spectral import SpectralFilter
     from graphrec.tuning import tune
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "ColdStartError",
     "DatasetNotFoundError",
     "MalformedFileError",
+    "MemoryCeilingError",
     "NotFittedError",
     "TrainingError",
     "UnknownIdError",
@@ -24,6 +25,10 @@ __all__ = [
 
 class TrainingError(RuntimeError):
     """Training diverged or produced non-finite values (lower the learning rate)."""
+
+
+class MemoryCeilingError(MemoryError):
+    """A run passed the memory ceiling set with :class:`graphrec.memory.MemoryGuard` and was stopped."""
 
 
 class UnknownIdError(KeyError):

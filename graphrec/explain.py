@@ -29,7 +29,7 @@ The *length-2* view (:func:`because`) collapses the middle user: the user's own 
 Everything is vectorised over the sparse rows involved (the neighbours of the two
 end points); there is no Python loop over edges.
 
-One piece (~500 lines, half of it docstrings): walk enumeration, the two views
+One piece (~540 lines, half of it docstrings): walk enumeration, the two views
 built on it and the model-level door share the weighting rules and the walk
 frame, and the viz package reads them from here.
 """

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,17 @@ def _model_class_at(path: Path) -> str | None:
     if not isinstance(meta, dict) or "class" not in meta or "format_version" not in meta:
         return None
     return str(meta["class"]) if (path / ARRAYS_FILE).is_file() else None
+
+
+def _children_at(path: Path) -> list[str]:
+    """The nested model folders (an ensemble's members) that the model at ``path`` lists."""
+    try:
+        children = json.loads((path / META_FILE).read_text()).get("children", [])
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return []
+    if not isinstance(children, list):
+        return []
+    return [c for c in children if isinstance(c, str) and _model_class_at(path / c) is not None]
 
 
 def _listing(names: list[str], n: int = 4) -> str:
@@ -128,7 +139,7 @@ def check_target(path: str | os.PathLike, *, overwrite: bool = False) -> str:
             f"{path} is a folder that is not a graphrec model (it holds {_listing(entries)}); "
             "graphrec never deletes files it did not write: choose a new or empty folder"
         )
-    foreign = [e for e in entries if e not in MODEL_FILES]
+    foreign = [e for e in entries if e not in MODEL_FILES and e not in _children_at(path)]
     if foreign:
         raise OutputExistsError(
             f"{path} holds a graphrec {cls} model and other files ({_listing(foreign)}); "
@@ -151,6 +162,9 @@ class ModelState:
     arrays: dict[str, np.ndarray]
     attributes: dict[str, Any]
     library_version: str = ""
+    #: states of nested models (an ensemble's members), each written to its own
+    #: sub-directory of the model directory under its key, in this order
+    children: dict[str, ModelState] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -196,13 +210,6 @@ def write_state(
     for name, arr in state.arrays.items():
         if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
             raise TypeError(f"state array {name!r} must be a non-object numpy array")
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "class": state.class_name,
-        "params": state.params,
-        "attributes": state.attributes,
-        "library_version": __version__,
-    }
     extra = dict(files or {})
     bad = sorted(set(extra) - MODEL_FILES)
     if bad:
@@ -213,16 +220,9 @@ def write_state(
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
     old: Path | None = None
     try:
-        with open(tmp / ARRAYS_FILE, "wb") as fh:
-            np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
-        meta["arrays_sha256"] = _sha256(tmp / ARRAYS_FILE)
-        try:
-            text = json.dumps(meta, indent=1, allow_nan=True)
-        except TypeError as exc:
-            raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
         for name, content in extra.items():
             (tmp / name).write_text(content, encoding="utf-8")
-        (tmp / META_FILE).write_text(text)
+        _write_files(tmp, state, __version__)  # meta.json last: the folder is a model once it is there
         # checked again right before the swap: only an empty folder or a graphrec model
         # (holding nothing graphrec did not write) is ever moved aside and deleted
         if check_target(path, overwrite=overwrite) == "model":
@@ -244,6 +244,35 @@ def write_state(
             old.rmdir()
         raise
     return path
+
+
+def _write_files(folder: Path, state: ModelState, version: str) -> None:
+    """Write ``state``'s arrays and metadata into the existing ``folder``; children into sub-folders."""
+    for name, arr in state.arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
+            raise TypeError(f"state array {name!r} must be a non-object numpy array")
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "class": state.class_name,
+        "params": state.params,
+        "attributes": state.attributes,
+        "library_version": version,
+    }
+    if state.children:
+        for key, child in state.children.items():
+            if not key.replace("_", "").isalnum() or key in MODEL_FILES:
+                raise ValueError(f"child state name must be alphanumeric (underscores allowed), got {key!r}")
+            (folder / key).mkdir()
+            _write_files(folder / key, child, version)
+        meta["children"] = list(state.children)
+    with open(folder / ARRAYS_FILE, "wb") as fh:
+        np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
+    meta["arrays_sha256"] = _sha256(folder / ARRAYS_FILE)
+    try:
+        text = json.dumps(meta, indent=1, allow_nan=True)
+    except TypeError as exc:
+        raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
+    (folder / META_FILE).write_text(text)
 
 
 def read_state(path: str | os.PathLike) -> ModelState:
@@ -282,12 +311,18 @@ def read_state(path: str | os.PathLike) -> ModelState:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError) as exc:
         raise ModelFileError(f"cannot read {arrays_path}: {exc}") from exc
+    children = meta.get("children", [])
+    if not isinstance(children, list) or not all(
+        isinstance(c, str) and c.replace("_", "").isalnum() for c in children
+    ):
+        raise ModelFileError(f"{meta_path} has an invalid list of nested models: {children!r}")
     return ModelState(
         class_name=meta["class"],
         params=meta.get("params", {}),
         arrays=arrays,
         attributes=meta.get("attributes", {}),
         library_version=meta.get("library_version", ""),
+        children={c: read_state(path / c) for c in children},
     )
 
 

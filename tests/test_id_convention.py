@@ -148,3 +148,12 @@ def test_neighborhood_with_raw_ids(mf, shifted):
     assert c.nodes.equals(d.nodes)
     with pytest.warns(FutureWarning, match="neighbourhood centre"):
         viz.neighborhood_graph(mf, user=u, k=1)
+
+
+def test_recommend_frame_takes_user_ids_and_says_how_items_are_given(mf, shifted):
+    allowed = shifted.items.labels[:6]
+    by_id = mf.recommend_frame([101], k=3, items=allowed, ids="raw", exclude_seen=False)
+    by_index = mf.recommend_frame([101], k=3, items=shifted.items.to_index(allowed), exclude_seen=False)
+    assert by_id.equals(by_index) and set(by_id["item"]) <= set(allowed.tolist())
+    with pytest.raises(UnknownIdError, match="unknown user id 5"):
+        mf.recommend_frame([5], k=3)

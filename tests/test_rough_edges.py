@@ -185,3 +185,15 @@ def test_cjk_labels_render_or_warn(tmp_path):
     assert (covered and not glyph_warnings and not ours) or (not covered and len(ours) == 1), (
         [str(w.message)[:80] for w in caught])
     assert (tmp_path / "cjk.png").stat().st_size > 0
+
+
+def test_a_quote_inside_a_field_is_not_an_unclosed_quote(tmp_path):
+    path = tmp_path / "plays.tsv"
+    path.write_text('user_id\titem_id\ttitle\n1\t2\t12" single\n3\t4\tLP\n')
+    from graphrec.workflow import read_table
+
+    assert read_table(path)["title"].tolist() == ['12" single', "LP"]
+    # a multi-line quoted field is legal CSV, and still loads
+    ok = tmp_path / "multi.csv"
+    ok.write_text('user_id,item_id,title\n1,2,"two\nlines"\n3,4,x\n')
+    assert read_table(ok)["title"].tolist() == ["two\nlines", "x"]

@@ -45,18 +45,27 @@ class Parts(NamedTuple):
     item_info: pd.DataFrame | None = None
 
 
-def _unclosed_quote_line(path: Path, quote: str = '"') -> int | None:
+def _unclosed_quote_line(path: Path, sep: str, quote: str = '"') -> int | None:
     """The 1-based line where a quoted field opens and is never closed, or None.
 
-    Only called after pandas failed to parse the file, so this scan (one pass over the
-    lines, tracking quote parity; a doubled quote inside a field flips twice) costs
-    nothing on the normal path.
+    A field opens with a quote right after the separator (or at the line start); a
+    line with an odd number of quotes then closes it (a legal multi-line field). A quote
+    inside a field (``12" vinyl``) opens nothing, as for pandas. Only called when the
+    file holds an odd number of quotes, so this pass over the lines costs nothing on the
+    normal path.
     """
+    import re
+
+    opens = re.compile(rf"(^|{re.escape(sep)})[ \t]*{re.escape(quote)}")
     open_at = None
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         for number, line in enumerate(fh, 1):
-            if line.count(quote) % 2:
-                open_at = number if open_at is None else None
+            if line.count(quote) % 2 == 0:
+                continue
+            if open_at is not None:
+                open_at = None
+            elif opens.search(line):
+                open_at = number
     return open_at
 
 
@@ -123,7 +132,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     with open(path, "rb") as fh:  # an odd number of quote characters cannot be valid CSV
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             quotes += chunk.count(b'"')
-    line = _unclosed_quote_line(path) if quotes % 2 else None
+    line = _unclosed_quote_line(path, sep) if quotes % 2 else None
     if line is not None:
         raise MalformedFileError(
             f"{path}, line {line}: a quoted field starts here and is never closed (unbalanced \")"
@@ -133,7 +142,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     except pd.errors.EmptyDataError as exc:
         raise MalformedFileError(f"{path} has no header line: {exc}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        line = _unclosed_quote_line(path)
+        line = _unclosed_quote_line(path, sep or ",")
         if line is not None:
             raise MalformedFileError(
                 f"{path}, line {line}: a quoted field starts here and is never closed (unbalanced \")"

@@ -13,7 +13,7 @@ that suits embedding models, overridden where a model knows better:
 The scoring, ranking and storage machinery lives in :mod:`graphrec.retrieval`
 (``score_blocks``, ``rank_blocks``, ``similar``), :mod:`graphrec.coldstart`
 (the fold-in arithmetic) and :mod:`graphrec.persistence`; this module only wires it.
-It stays one piece (~500 lines, mostly docstrings) because it is one class's contract:
+It stays one piece (~590 lines, mostly docstrings) because it is one class's contract:
 every model subclasses :class:`Recommender`, and splitting its methods across
 modules would scatter the contract a new model has to read.
 """
@@ -37,9 +37,11 @@ from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 from graphrec.persistence import ModelState, decode_attributes, encode_state, write_state
 from graphrec.retrieval import (
+    MAX_BLOCK_BYTES,
     SIMILARITIES,
     embedding_scores,
     rank_blocks,
+    rows_per_block,
     score_blocks,
     similar,
 )
@@ -62,6 +64,9 @@ class Recommender(BaseEstimator):
 
     #: how many users are scored per batch in recommend/evaluate
     _batch_size: int = 2048
+
+    #: bound on one block of scores in recommend/evaluate (fewer users per block beyond it)
+    _max_block_bytes: int = MAX_BLOCK_BYTES
 
     #: what :meth:`fold_in` does for ``method="auto"``: "propagation" for models whose
     #: user vectors are propagated over the graph (LightGCN), else "ridge"
@@ -304,7 +309,9 @@ class Recommender(BaseEstimator):
             reranker = get_reranker(rerank)
         blocks = (
             (start, scores)
-            for start, _, scores in self._score_batches(users, similarity, self._batch_size)
+            for start, _, scores in self._score_batches(
+                users, similarity, rows_per_block(self.n_items_, self._batch_size, self._max_block_bytes)
+            )
         )
         idx, scores = rank_blocks(
             blocks,
@@ -335,7 +342,8 @@ class Recommender(BaseEstimator):
         item_info : DataFrame, optional
             Indexed by internal item index; its ``title`` column is joined when present.
         **kwargs
-            Passed to :meth:`recommend`.
+            Passed to :meth:`recommend`. ``users`` are always your own ids; ``ids``
+            (default "index") says how ``items`` / ``exclude_items`` are given.
 
         Returns
         -------
@@ -348,7 +356,11 @@ class Recommender(BaseEstimator):
         """
         check_is_fitted(self)
         labels = np.atleast_1d(np.asarray(users))
-        idx, scores = self.recommend(self.users_.to_index(labels), k, **kwargs)
+        ids = check_ids(kwargs.pop("ids", "index"))
+        for key in ("items", "exclude_items"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = to_index(kwargs[key], self.items_, "item", ids, key)
+        idx, scores = self.recommend(to_index(labels, self.users_, "user", "raw"), k, ids="index", **kwargs)
         valid = idx >= 0
         rows = np.nonzero(valid)
         frame = pd.DataFrame(

@@ -338,6 +338,16 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
         "lr": Float(0.02, 0.5, log=True),
     },
     "Popularity": {"use_weights": [False, True]},
+    # ChebyCF's response (the SpectralFilter default): polynomial order, plateau flatness and the
+    # weight of the ideal low-pass term
+    "SpectralFilter": {
+        "order": Int(4, 16),
+        "flatness": Float(0.5, 3.0),
+        "ideal_weight": Float(0.0, 0.5),
+    },
+    # the members and their weights are chosen by the ensemble itself on validation; the search
+    # picks how their scores are combined
+    "Ensemble": {"fusion": ["zscore", "raw", "rrf"]},
 }
 
 
