@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sklearn.exceptions import NotFittedError
 
-__all__ = ["DatasetNotFoundError", "NotFittedError", "TrainingError"]
+__all__ = ["DatasetNotFoundError", "DuplicateRowsWarning", "NotFittedError", "TrainingError"]
 
 
 class TrainingError(RuntimeError):
@@ -21,6 +21,10 @@ class TrainingError(RuntimeError):
 
 class DatasetNotFoundError(FileNotFoundError):
     """A named dataset is not on disk; the message says where it looked and how to get it."""
+
+
+class DuplicateRowsWarning(UserWarning):
+    """Repeated (user, item) rows were merged by the ``duplicates`` policy (the count is in the message)."""
 
 
 def __getattr__(name: str) -> Any:
