@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import graphrec as gr  # noqa: E402
-from graphrec.data.datasets import Dataset  # noqa: E402
-from graphrec.models import get_model_class  # noqa: E402
+import graphrec as gr
+from graphrec.data.datasets import Dataset
+from graphrec.models import get_model_class
 
 DATASETS = ("lastfm", "movielens-small", "skew-0", "skew-1", "skew-1.5")
 
@@ -180,7 +180,8 @@ def write_table(jsonl: Path, md: Path) -> str:
         full = len(ratios) == len(datasets)
         lo = f"{min(ratios):.2f}" if full else ""
         mean = f"{np.mean(ratios):.2f}" if full else ""
-        params = json.dumps(by[next(d for d in datasets if (d, *key) in by), *key]["params"]) or "{}"
+        first = next(d for d in datasets if (d, *key) in by)
+        params = json.dumps(by[(first, *key)]["params"])
         lines.append(f"| {key[0]} | {key[1]} `{params}` | " + " | ".join(cells) + f" | {lo} | {mean} |")
     text = "\n".join(lines) + "\n"
     md.write_text(text)
