@@ -53,12 +53,13 @@ def run_plain(a: argparse.Namespace, params: dict) -> dict:
     import torch
 
     import graphrec as gr
+    from graphrec.models import get_model_class
 
     if a.threads:
         torch.set_num_threads(a.threads)
     ds = (gr.datasets.synthetic(n_users=a.n_users, n_items=a.n_items, random_state=0) if a.dataset == "synthetic"
           else gr.datasets.load(a.dataset))
-    model = gr.models.get_model_class(a.model)(**params, random_state=0).fit(ds.train)
+    model = get_model_class(a.model)(**params, random_state=0).fit(ds.train)
     secs = [h["seconds"] for h in model.history_]
     return {"mode": "plain fit (no DDP)", "threads_per_rank": torch.get_num_threads(),
             "epoch_seconds": float(np.median(secs[1:] or secs)),

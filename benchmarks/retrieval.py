@@ -231,7 +231,7 @@ def bench_fold_in(m, test_csr, quick: bool, train, dim: int | None) -> dict[str,
     }
     for method in ("propagation", "ridge", "mean"):
         t = time.perf_counter()
-        idx, _ = recommend_new_users(m, lists, 20, method=method)
+        idx, _ = recommend_new_users(m, lists, 20, method=method, ids="index")
         out[f"{method}_recall@20"] = float(np.nanmean(recall_at_k(idx, test_csr[users], 20)))
         out[f"{method}_s"] = time.perf_counter() - t
     if dim is not None:  # strict: refit SVD without these users, then fold them in
@@ -239,7 +239,7 @@ def bench_fold_in(m, test_csr, quick: bool, train, dim: int | None) -> dict[str,
         held = svd_model(train.subset(np.flatnonzero(keep)), dim, None)
         held.seen_ = m.seen_  # exclude the held-out users' train items as well
         for method in ("propagation", "ridge"):
-            idx, _ = recommend_new_users(held, lists, 20, method=method)
+            idx, _ = recommend_new_users(held, lists, 20, method=method, ids="index")
             out[f"heldout_{method}_recall@20"] = float(
                 np.nanmean(recall_at_k(idx, test_csr[users], 20))
             )
@@ -274,7 +274,7 @@ def bench_fold_in_models(name: str, budget: float, n_users: int, cache: Path) ->
             "trained": float(np.nanmean(recall_at_k(trained, test[users], 20))),
         }
         for method in ("auto", "propagation", "ridge", "mean"):
-            idx, _ = recommend_new_users(m, lists, 20, method=method)
+            idx, _ = recommend_new_users(m, lists, 20, method=method, ids="index")
             row[method] = float(np.nanmean(recall_at_k(idx, test[users], 20)))
         res[cls_name] = row
         print(json.dumps({cls_name: row}), flush=True)

@@ -4,6 +4,8 @@ Usage::
 
     # one run, in this process: OUT/<dataset>/<model>/results.json and the saved model
     python benchmarks/run.py --dataset gowalla --model popularity --out benchmarks/out
+    # the best graphrec model (an Ensemble, graphrec.recipes.BEST; see benchmarks/best.py)
+    python benchmarks/run.py --dataset gowalla --model best --out benchmarks/out
 
     # the suite: every graphrec model and every installed peer on every dataset, each
     # (dataset, model) in a fresh subprocess; Markdown + JSON + PNG plots under OUT
@@ -58,6 +60,10 @@ def run_one(dataset: str, model_name: str, *, quick: bool, out: Path | None, roo
         raise ValueError(f"--compare-pyg applies to --model lightgcn, not {model_name!r}")
 
     def job(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+        if model_name == "best":  # the best model: an Ensemble of recorded members (benchmarks/best.py)
+            from best import run_best_job
+
+            return run_best_job(*args, **kwargs)
         result, model = run_job(*args, **kwargs)
         if compare_pyg_steps:
             result["pyg_step_comparison"] = compare_pyg(dataset, result["settings"], compare_pyg_steps, root)

@@ -24,12 +24,13 @@ info = ds.item_info
 model = gr.LightGCN(embedding_dim=64, n_layers=3, time_budget=3 if FAST else 60, random_state=0)
 model.fit(ds.train, ds.valid)
 
-# --- a new user who liked three animated films
+# --- a new user who liked three animated films, given by their MovieLens ids (ids="raw")
 liked = ["Toy Story (1995)", "Lion King, The (1994)", "Aladdin (1992)"]
-items = info.index[info["title"].isin(liked)].to_numpy()
-idx, scores = recommend_new_user(model, items, k=10)
+movie_ids = info.loc[info["title"].isin(liked), "movieId"].to_numpy()
+ids, scores = recommend_new_user(model, movie_ids, k=10, ids="raw")  # your ids in, your ids out
+titles = info.set_index("movieId")["title"]
 print("new user liked:", "; ".join(liked))
-print(pd.DataFrame({"rank": np.arange(1, 11), "title": info.loc[idx, "title"].to_numpy(), "score": scores}))
+print(pd.DataFrame({"rank": np.arange(1, 11), "movieId": ids, "title": titles.loc[ids].to_numpy(), "score": scores}))
 
 # --- a new film: learn content -> embedding on the known films, then place the new one
 new_film = pd.DataFrame({"title": ["Toy Adventure in Space (2024)"], "genres": ["Adventure|Animation|Children"]})

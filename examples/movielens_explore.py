@@ -29,7 +29,7 @@ info = ds.item_info  # one row per internal item index: movieId, title, genres, 
 model = gr.LightGCN(embedding_dim=64, n_layers=3, time_budget=3 if args.fast else 60, random_state=0)
 model.fit(ds.train, ds.valid)
 
-u = int(ds.train.users.to_index([args.user])[0])  # your id -> internal index
+u = int(ds.train.users.to_index([args.user])[0])  # your id -> internal index (for the arrays)
 history = ds.train.item_idx[ds.train.user_idx == u]
 print(f"user {args.user} rated {len(history)} films in train, e.g.:")
 print(info.loc[history[:8], ["title", "genres"]].to_string(index=False))
@@ -38,14 +38,14 @@ print("\nrecommended:")
 print(model.recommend_frame([args.user], k=10, item_info=info).to_string(index=False))
 
 print("\nwhy (the user's films that lead to each recommendation through the graph):")
-why = explain.explain_recommendations(model, u, k=5, top=2, level="item", item_info=info)
+why = explain.explain_recommendations(model, args.user, k=5, top=2, level="item", item_info=info, ids="raw")
 print(why[["rec_rank", "item_label", "label", "share"]].to_string(index=False))
 
-toy_story = int(info.index[info["title"] == "Toy Story (1995)"][0])
-idx, scores = model.similar_items([toy_story], k=5)
-print("\nmost similar to Toy Story:", "; ".join(info.loc[idx[0], "title"]))
+titles = info.set_index("movieId")["title"]
+similar, scores = model.similar_items([1], k=5, ids="raw")  # movieId 1 is Toy Story
+print("\nmost similar to Toy Story:", "; ".join(titles.loc[similar[0]]))
 
-viz.save_figure(viz.neighborhood(model, user=u, k=10, item_info=info), out / "neighborhood.png")
-viz.neighborhood_html(model, user=u, k=10, item_info=info, path=out / "neighborhood.html")
+viz.save_figure(viz.neighborhood(model, user=args.user, k=10, item_info=info, ids="raw"), out / "neighborhood.png")
+viz.neighborhood_html(model, user=args.user, k=10, item_info=info, path=out / "neighborhood.html", ids="raw")
 viz.save_figure(viz.embedding_map(model, color="genre", item_info=info), out / "embeddings.png")
 print(f"\npictures written to {out}/: neighborhood.png, neighborhood.html, embeddings.png")

@@ -22,5 +22,8 @@ genres = ds.item_info["genres"].str.get_dummies("|").to_numpy()  # multi-hot gen
 mmr = gr.rerank.MMR(lambda_=0.5, similarity=genres)  # trade relevance for genre diversity
 print(model.recommend_frame([1], k=5, item_info=ds.item_info, rerank=mmr))
 
-model.save("quickstart-model")
+new_user, _ = gr.coldstart.recommend_new_user(model, [1, 260, 1196], k=5, ids="raw")  # by movieId
+print("a new user who liked Toy Story and two Star Wars films:", new_user.tolist())
+
+model.save("quickstart-model", overwrite=True)  # replaces this script's own earlier model, nothing else
 print(gr.load("quickstart-model").recommend_frame([1], k=3, item_info=ds.item_info))

@@ -29,6 +29,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Dataset": ("graphrec.data.datasets", "Dataset"),
     "DeepWalk": ("graphrec.models.deepwalk", "DeepWalk"),
     "EmbeddingRecommender": ("graphrec.models", "EmbeddingRecommender"),
+    "Ensemble": ("graphrec.models.ensemble", "Ensemble"),
     "GraphFilter": ("graphrec.models.graph_filter", "GraphFilter"),
     "IdMap": ("graphrec.data.ids", "IdMap"),
     "Interactions": ("graphrec.data.interactions", "Interactions"),
@@ -38,6 +39,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Popularity": ("graphrec.models", "Popularity"),
     "PureSVD": ("graphrec.models", "PureSVD"),
     "Recommender": ("graphrec.models", "Recommender"),
+    "SpectralFilter": ("graphrec.models.spectral", "SpectralFilter"),
     "Split": ("graphrec.data.splits", "Split"),
     "TrainingError": ("graphrec.exceptions", "TrainingError"),
     "ann": ("graphrec.ann", None),
@@ -62,6 +64,7 @@ __all__ = [
     "Dataset",
     "DeepWalk",
     "EmbeddingRecommender",
+    "Ensemble",
     "GraphFilter",
     "IdMap",
     "Interactions",
@@ -71,6 +74,7 @@ __all__ = [
     "Popularity",
     "PureSVD",
     "Recommender",
+    "SpectralFilter",
     "Split",
     "TrainingError",
     "__version__",
@@ -110,7 +114,9 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
         load,
     )
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
+    from graphrec.models.ensemble import Ensemble
     from graphrec.models.graph_filter import GraphFilter
+    from graphrec.models.spectral import SpectralFilter
 
 
 def __getattr__(name: str) -> Any:

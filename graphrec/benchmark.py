@@ -418,7 +418,7 @@ def run_one(dataset: str, model_name: str, *, quick: bool, out: str | Path | Non
     if target is not None:
         target.mkdir(parents=True, exist_ok=True)
         if result["kind"] == "graphrec":
-            model.save(target / "model")
+            model.save(target / "model", overwrite=True)  # the previous run of this job
             result["model_path"] = str(target / "model")
         write_json(target / "results.json", result)
     return result

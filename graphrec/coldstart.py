@@ -1,7 +1,8 @@
 """Cold start without retraining: fold in new users, map content to new items.
 
 New users
-    :func:`fold_in_users` turns a few item ids per user into user vectors and
+    :func:`fold_in_users` turns a few items per user (your own item ids with
+    ``ids="raw"``, internal indices with ``ids="index"``) into user vectors and
     :func:`recommend_new_users` ranks items for them. Both only validate and build
     the users' item rows; the model decides how, through its methods
     :meth:`graphrec.Recommender.fold_in` and
@@ -21,7 +22,7 @@ New items
     embeddings on warm items and applies it to new ones;
     :func:`content_features` builds genre and title-token features.
 
-One piece (~440 lines, mostly docstrings): both halves answer one question, what
+One piece (~510 lines, mostly docstrings): both halves answer one question, what
 to do with a user or item the model never saw, and each is small on its own.
 """
 
@@ -37,8 +38,10 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from graphrec._ids import door_ids, to_index, to_output
+from graphrec.exceptions import ColdStartError
 from graphrec.retrieval import rank_blocks
-from graphrec.utils import as_index_array, check_positive_float, check_positive_int
+from graphrec.utils import check_positive_float, check_positive_int
 
 __all__ = [
     "FOLD_IN_METHODS",
@@ -71,16 +74,38 @@ def check_fold_in_params(method: object, alpha: object, regularization: object) 
 
 
 def _rows(
-    model: Any, item_lists: Sequence[ArrayLike], weights: Sequence[ArrayLike] | None
+    model: Any, item_lists: Sequence[ArrayLike], weights: Sequence[ArrayLike] | None, ids: str
 ) -> sp.csr_array:
-    """The new users' items as a CSR matrix (n_new, n_items); duplicates summed."""
+    """The new users' items as a CSR matrix (n_new, n_items).
+
+    Raises
+    ------
+    ColdStartError
+        A new user with no items, or an item listed twice for one user.
+    UnknownIdError, IndexError
+        An item the model does not know.
+    """
     if isinstance(item_lists, (str, bytes)) or not isinstance(item_lists, Sequence):
-        raise TypeError("item_lists must be a sequence of item-index arrays, one per new user")
+        raise TypeError("item_lists must be a sequence of item arrays, one per new user")
     if weights is not None and len(weights) != len(item_lists):
         raise ValueError(f"weights has {len(weights)} entries, item_lists {len(item_lists)}")
     cols, vals, lengths = [], [], []
     for j, items in enumerate(item_lists):
-        idx = as_index_array(items, model.n_items_, "items")
+        who = "the new user" if len(item_lists) == 1 else f"new user {j}"
+        idx = to_index(items, model.items_, "item", ids)
+        if idx.size == 0:
+            raise ColdStartError(
+                f"{who} has no items: cold start needs at least one item the user interacted "
+                "with (for a user with none, recommend popular items: graphrec.Popularity)"
+            )
+        uniq, counts = np.unique(idx, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1][:3]
+            shown = dup.tolist() if ids == "index" else model.items_.to_labels(dup).tolist()
+            raise ColdStartError(
+                f"{who} lists item{'s' if len(dup) > 1 else ''} {', '.join(map(repr, shown))} more "
+                "than once; give each item once (repeated interactions go into weights)"
+            )
         if weights is None:
             w = np.ones(len(idx), np.float32)
         else:
@@ -95,9 +120,7 @@ def _rows(
     indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     data = np.concatenate(vals) if vals else np.empty(0, np.float32)
     ind = np.concatenate(cols) if cols else np.empty(0, np.int64)
-    m = sp.csr_array((data, ind, indptr), shape=(len(item_lists), model.n_items_))
-    m.sum_duplicates()
-    return m
+    return sp.csr_array((data, ind, indptr), shape=(len(item_lists), model.n_items_))
 
 
 def fold_in_vectors(
@@ -166,6 +189,7 @@ def fold_in_users(
     method: str = "auto",
     alpha: float = 10.0,
     regularization: float = 1.0,
+    ids: str | None = None,
 ) -> NDArray[np.float32]:
     """User vectors for new users from their items, without retraining.
 
@@ -175,8 +199,9 @@ def fold_in_users(
     Parameters
     ----------
     model : fitted Recommender
-    item_lists : sequence of arrays of int
-        Each new user's items (internal indices).
+    item_lists : sequence of arrays
+        Each new user's items: your own item ids with ``ids="raw"``, internal indices
+        with ``ids="index"``. Each item at most once, at least one per user.
     weights : sequence of arrays, optional
         Interaction weights aligned with ``item_lists`` (default 1).
     method : {"auto", "propagation", "ridge", "mean"}, default "auto"
@@ -186,6 +211,10 @@ def fold_in_users(
         Ridge: extra confidence of the given items over unobserved ones.
     regularization : float, default 1.0
         Ridge: L2 weight relative to the mean diagonal of the item Gram matrix.
+    ids : {"raw", "index"}, optional
+        How the items are given. Not given: internal indices, with a ``FutureWarning``
+        where the model's item ids differ from its indices (the default becomes
+        ``"raw"`` in graphrec 0.3.0).
 
     Returns
     -------
@@ -194,14 +223,18 @@ def fold_in_users(
     Raises
     ------
     ValueError
-        The model has no embeddings, bad ``method``, ``alpha``, ``regularization``
-        or weights.
+        The model has no embeddings, bad ``method``, ``alpha``, ``regularization``,
+        weights or ``ids``.
+    graphrec.exceptions.ColdStartError
+        A new user with no items, or an item listed twice.
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and an item id the model does not know.
     IndexError
-        An item index out of range.
+        ``ids="index"`` and an item index out of range.
     """
     check_is_fitted(model)
     method, alpha, regularization = check_fold_in_params(method, alpha, regularization)
-    rows = _rows(model, item_lists, weights)
+    rows = _rows(model, item_lists, weights, door_ids(ids, model.items_, "cold-start items"))
     out = model.fold_in(rows, method=method, alpha=alpha, regularization=regularization)
     return np.asarray(out, np.float32).reshape(rows.shape[0], -1)
 
@@ -227,6 +260,9 @@ def fold_in_user(
     >>> fold_in_user(m, [2], method="mean").tolist()
     [0.0, 0.0, 1.0]
     """
+    check_is_fitted(model)
+    if kwargs.get("ids") is None:
+        kwargs["ids"] = door_ids(None, model.items_, "cold-start items")
     return fold_in_users(model, [items], None if weights is None else [weights], **kwargs)[0]
 
 
@@ -239,8 +275,9 @@ def recommend_new_users(
     exclude_given: bool = True,
     rerank: Any = None,
     method: str = "auto",
+    ids: str | None = None,
     **fold_in_params: Any,
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+) -> tuple[NDArray, NDArray[np.float32]]:
     """Top-``k`` items for new users given a few items each, without retraining.
 
     Scores come from ``model.score_new_users`` (see
@@ -250,8 +287,8 @@ def recommend_new_users(
     Parameters
     ----------
     model : fitted Recommender
-    item_lists : sequence of arrays of int
-        Each new user's items (internal indices).
+    item_lists : sequence of arrays
+        Each new user's items (see ``ids``); each item at most once, at least one per user.
     k : int, default 10
     weights : sequence of arrays, optional
     exclude_given : bool, default True
@@ -260,28 +297,48 @@ def recommend_new_users(
         As in :meth:`Recommender.recommend`.
     method, **fold_in_params
         See :func:`fold_in_users`.
+    ids : {"raw", "index"}, optional
+        How the items are given and the recommended items named: your own item ids
+        (``"raw"``) or internal indices. Not given: indices, with a ``FutureWarning``
+        where the model's item ids differ from its indices (the default becomes
+        ``"raw"`` in graphrec 0.3.0).
 
     Returns
     -------
-    idx : ndarray of int64, shape (len(item_lists), k)
+    idx : ndarray, shape (len(item_lists), k)
+        Item indices (int64, padded with -1), or with ``ids="raw"`` your item ids
+        (padded with None, the array then of object dtype).
     scores : ndarray of float32, shape (len(item_lists), k)
-        -1 / -inf padded.
+        -inf padded.
 
     Raises
     ------
     ValueError
         ``k < 1``; see :func:`fold_in_users`.
+    graphrec.exceptions.ColdStartError
+        A new user with no items, or an item listed twice.
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and an item id the model does not know.
+
+    Examples
+    --------
+    >>> import graphrec as gr
+    >>> x = gr.Interactions.from_arrays(["a", "a", "b", "b"], ["tea", "jam", "tea", "jam"])
+    >>> m = gr.Popularity().fit(x)
+    >>> recommend_new_users(m, [["tea"]], k=1, ids="raw")[0].tolist()
+    [['jam']]
     """
     check_is_fitted(model)
     k = check_positive_int(k, "k")
-    rows = _rows(model, item_lists, weights)
+    ids = door_ids(ids, model.items_, "cold-start items")
+    rows = _rows(model, item_lists, weights, ids)
     scores = model.score_new_users(rows, method=method, **fold_in_params)
     reranker = None
     if rerank is not None:
         from graphrec.rerank import get_reranker
 
         reranker = get_reranker(rerank)
-    return rank_blocks(
+    idx, out = rank_blocks(
         [(0, scores)],
         rows.shape[0],
         k,
@@ -289,18 +346,30 @@ def recommend_new_users(
         reranker=reranker,
         model=model,
     )
+    return to_output(idx, model.items_, ids), out
 
 
 def recommend_new_user(
     model: Any, items: ArrayLike, k: int = 10, *, weights: ArrayLike | None = None, **kwargs: Any
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Top-``k`` items for one new user (see :func:`recommend_new_users`).
+) -> tuple[NDArray, NDArray[np.float32]]:
+    """Top-``k`` items for one new user (see :func:`recommend_new_users`, also for ``ids``).
 
     Returns
     -------
-    idx : ndarray of int64, shape (k,)
+    idx : ndarray, shape (k,)
+        Item indices, or your item ids with ``ids="raw"``.
     scores : ndarray of float32, shape (k,)
+
+    Raises
+    ------
+    graphrec.exceptions.ColdStartError
+        ``items`` is empty or lists an item twice.
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and an item id the model does not know.
     """
+    check_is_fitted(model)
+    if kwargs.get("ids") is None:
+        kwargs["ids"] = door_ids(None, model.items_, "cold-start items")
     idx, sc = recommend_new_users(
         model, [items], k, weights=None if weights is None else [weights], **kwargs
     )

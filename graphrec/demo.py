@@ -13,6 +13,7 @@ library module imports it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -38,7 +39,7 @@ from graphrec.workflow import (
     save_model,
 )
 
-__all__ = ["DEMO_MODELS", "DEMO_SETTINGS", "DemoResult", "demo_models", "run_demo"]
+__all__ = ["DEMO_MODELS", "DEMO_SETTINGS", "DemoResult", "demo_folder", "demo_models", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ DEMO_SETTINGS: Mapping[str, dict[str, Any]] = MappingProxyType({name: demo_setti
 #: overrides when the budgets are scaled down (``budget_scale < 1``, ``graphrec demo --fast``)
 FAST_SETTINGS: Mapping[str, dict[str, Any]] = MappingProxyType(dict(DEMO_FAST))
 _BUDGET_KEYS = ("time_budget",)
+MANIFEST = ".graphrec-demo.json"  # what a demo run wrote into its folder (replaced by the next run)
 METRIC_COLUMNS = ("recall@20", "ndcg@20", "precision@20", "recall@10", "ndcg@10", "coverage@20")
 
 
@@ -143,7 +145,8 @@ def run_demo(
     ----------
     out : path, default "graphrec-demo"
         Output folder (created): ``report.md``, ``metrics.csv``,
-        ``recommendations.csv``, ``neighborhood.png``/``.html``, ``model/``.
+        ``recommendations.csv``, ``neighborhood.png``/``.html``, ``model/``. A folder
+        holding other files is never written into: see :func:`demo_folder`.
     models : sequence of str
         Registry names to compare; names not registered yet are skipped (noted).
     users : sequence of user ids, optional
@@ -174,7 +177,7 @@ def run_demo(
     """
     say = echo or (lambda _msg: None)
     start = time.perf_counter()
-    out = Path(out)
+    out = demo_folder(out, say)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     notes: list[str] = []
@@ -223,7 +226,8 @@ def run_demo(
     recs["genre"] = _genres(recs, info, model)
     seconds["recommend"] = time.perf_counter() - t0
 
-    files = {"model": save_model(model, out / "model", item_info=info, data={"source": "sample"})}
+    files = {"model": save_model(model, out / "model", item_info=info, data={"source": "sample"},
+                                 overwrite=True)}
     t0 = time.perf_counter()
     files.update(_draw(model, shown[0], k, info, out))
     seconds["visualise"] = time.perf_counter() - t0
@@ -234,8 +238,47 @@ def run_demo(
     seconds["total"] = time.perf_counter() - start
     result = DemoResult(table, recs, best, files, seconds, notes)
     files["report"] = _write_report(result, ds, out)
+    (out / MANIFEST).write_text(json.dumps(sorted({p.relative_to(out).parts[0] for p in files.values()})))
     say(f"done in {seconds['total']:.0f} s; report: {files['report']}")
     return result
+
+
+def demo_folder(out: str | os.PathLike, echo: Callable[[str], None] | None = None) -> Path:
+    """The folder the demo writes to: ``out``, or a fresh sibling if that would replace user files.
+
+    ``out`` is used when it does not exist, is empty, or holds only what an earlier demo
+    run wrote there (listed in its ``.graphrec-demo.json``; ``echo`` is told what is
+    replaced). Otherwise (a file, or a folder with other files) the demo writes to the
+    first free ``out-2``, ``out-3``, ... and says so: it never replaces what it did not write.
+
+    Examples
+    --------
+    >>> demo_folder("no-such-demo-folder").name
+    'no-such-demo-folder'
+    """
+    say = echo or (lambda _msg: None)
+    out = Path(out)
+    if not out.exists():
+        return out
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir())
+        if not entries:
+            return out
+        try:
+            ours = set(json.loads((out / MANIFEST).read_text()))
+        except (OSError, ValueError, TypeError):
+            ours = set()
+        if ours and set(entries) <= ours | {MANIFEST}:
+            say(f"replacing the previous demo run in {out}: {', '.join(e for e in entries if e != MANIFEST)}")
+            return out
+    n = 2
+    while Path(f"{out}-{n}").exists():
+        n += 1
+    fresh = Path(f"{out}-{n}")
+    what = "is a file" if not out.is_dir() else "holds files the demo did not write"
+    say(f"{out} {what}; writing this run to {fresh} instead (nothing is replaced)")
+    logger.warning("%s %s; the demo writes to %s", out, what, fresh)
+    return fresh
 
 
 def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path) -> dict[str, Path]:
@@ -243,8 +286,9 @@ def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path) 
     from graphrec import viz
 
     u = int(model.users_.to_index([user])[0])
-    png = Path(viz.save_figure(viz.neighborhood(model, user=u, k=k, item_info=info), out / "neighborhood.png"))
-    viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html")
+    png = Path(viz.save_figure(viz.neighborhood(model, user=u, k=k, item_info=info, ids="index"),
+                               out / "neighborhood.png"))
+    viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html", ids="index")
     return {"neighborhood_png": png, "neighborhood_html": out / "neighborhood.html"}
 
 

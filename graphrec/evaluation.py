@@ -23,7 +23,7 @@ from graphrec.metrics import (
     metrics_from_hits,
     novelty,
 )
-from graphrec.retrieval import rank_blocks
+from graphrec.retrieval import rank_blocks, rows_per_block
 
 __all__ = ["evaluate", "evaluate_rankings", "rank_all"]
 
@@ -89,13 +89,21 @@ def rank_all(
     exclude: sp.csr_array | None = None,
     batch_size: int = 2048,
     similarity: str | None = None,
+    max_block_bytes: int | None = None,
 ) -> NDArray[np.int64]:
-    """Top-``k`` item indices of ``users`` over the full catalogue, batched.
+    """Top-``k`` item indices of ``users`` over the full catalogue, in blocks of users.
 
-    ``exclude`` (default: the model's ``seen_``) is masked before ranking.
+    ``exclude`` (default: the model's ``seen_``) is masked before ranking. A block
+    holds ``batch_size`` users, fewer where its scores would pass ``max_block_bytes``
+    (default: the model's ``_max_block_bytes``, else
+    :data:`graphrec.retrieval.MAX_BLOCK_BYTES`), so memory is bounded whatever the
+    catalogue size; the result does not depend on the block size.
     """
     exclude = model.seen_ if exclude is None else exclude
-    blocks = ((start, scores) for start, _, scores in model._score_batches(users, similarity, batch_size))
+    if max_block_bytes is None:
+        max_block_bytes = getattr(model, "_max_block_bytes", None)
+    rows = rows_per_block(model.n_items_, batch_size, max_block_bytes)
+    blocks = ((start, scores) for start, _, scores in model._score_batches(users, similarity, rows))
     return rank_blocks(blocks, len(users), k, exclude=exclude, rows=users)[0]
 
 
@@ -168,6 +176,7 @@ def evaluate(
     item_features: NDArray | None = None,
     batch_size: int = 2048,
     per_user: bool = False,
+    max_block_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Full-ranking evaluation of a fitted model on held-out interactions.
 
@@ -194,6 +203,9 @@ def evaluate(
         Users scored at once (memory ~ batch_size * n_items * 4 bytes).
     per_user : bool, default False
         Add a ``"per_user"`` DataFrame of per-user metrics.
+    max_block_bytes : int, optional
+        Bound on one block of scores (default :data:`graphrec.retrieval.MAX_BLOCK_BYTES`):
+        blocks shrink below ``batch_size`` users for large catalogues.
 
     Returns
     -------
@@ -228,7 +240,8 @@ def evaluate(
     start = time.perf_counter()
     relevant = test.to_csr()
     users = np.flatnonzero(np.diff(relevant.indptr) > 0)
-    ranked = rank_all(model, users, ks[-1], exclude=exclude, batch_size=batch_size, similarity=similarity)
+    ranked = rank_all(model, users, ks[-1], exclude=exclude, batch_size=batch_size, similarity=similarity,
+                      max_block_bytes=max_block_bytes)
     item_embeddings = getattr(model, "item_embeddings_", None)
     out = evaluate_rankings(
         ranked,

@@ -12,11 +12,39 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sklearn.exceptions import NotFittedError
 
-__all__ = ["DatasetNotFoundError", "DuplicateRowsWarning", "NotFittedError", "TrainingError"]
+__all__ = [
+    "ColdStartError",
+    "DatasetNotFoundError",
+    "DuplicateRowsWarning",
+    "MalformedFileError",
+    "MemoryCeilingError",
+    "NotFittedError",
+    "TrainingError",
+    "UnknownIdError",
+]
 
 
 class TrainingError(RuntimeError):
     """Training diverged or produced non-finite values (lower the learning rate)."""
+
+
+class MemoryCeilingError(MemoryError):
+    """A run passed the memory ceiling set with :class:`graphrec.memory.MemoryGuard` and was stopped."""
+
+
+class UnknownIdError(KeyError):
+    """A user or item id that the model (its training data) does not know; the message names it."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
+        return str(self.args[0]) if self.args else ""
+
+
+class ColdStartError(ValueError):
+    """A new user's items cannot be used: none given, or an item listed twice (the message says which)."""
+
+
+class MalformedFileError(ValueError):
+    """A data file that cannot be read as a table: empty, or a malformed line (named with its number)."""
 
 
 class DatasetNotFoundError(FileNotFoundError):

@@ -29,7 +29,7 @@ The *length-2* view (:func:`because`) collapses the middle user: the user's own 
 Everything is vectorised over the sparse rows involved (the neighbours of the two
 end points); there is no Python loop over edges.
 
-One piece (~500 lines, half of it docstrings): walk enumeration, the two views
+One piece (~540 lines, half of it docstrings): walk enumeration, the two views
 built on it and the model-level door share the weighting rules and the walk
 frame, and the viz package reads them from here.
 """
@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from graphrec._ids import door_ids, to_index
 from graphrec.data.interactions import Interactions
 from graphrec.graph import bipartite_adjacency, normalized_adjacency
 from graphrec.utils import check_index
@@ -430,6 +431,7 @@ def explain_recommendations(
     train: Interactions | None = None,
     item_info: pd.DataFrame | None = None,
     weighting: str = "auto",
+    ids: str | None = None,
 ) -> pd.DataFrame:
     """Explain a fitted model's top-``k`` recommendations (or given ``items``) for a user.
 
@@ -437,10 +439,11 @@ def explain_recommendations(
     ----------
     model : Recommender
         Fitted; supplies the recommendations and (without ``train``) the graph.
-    user : int
-        Internal user index (``model.users_.to_index([label])[0]`` maps an id).
-    items : array of int, optional
-        Items to explain instead of the model's top-``k``.
+    user : int or label
+        The user: your own user id with ``ids="raw"``, the internal index with
+        ``ids="index"``.
+    items : array, optional
+        Items to explain instead of the model's top-``k`` (same ``ids`` convention).
     k : int, default 10
     top : int, default 3
         Walks (``level="path"``) or items (``level="item"``) kept per recommendation.
@@ -450,17 +453,37 @@ def explain_recommendations(
         The training data; default: rebuilt from ``model.seen_``.
     item_info : DataFrame, optional
     weighting : {"auto", "normalized", "count"}
+    ids : {"raw", "index"}, optional
+        How ``user`` and ``items`` are given. Not given: internal indices, with a
+        ``FutureWarning`` where the model's ids differ from its indices (the default
+        becomes ``"raw"`` in graphrec 0.3.0).
 
     Returns
     -------
     DataFrame
-        The :func:`paths` / :func:`because` columns plus ``rec_rank``, ``score`` and
-        ``item_label`` per recommended item. An item with no walk of length 3 (not
-        reachable) gets one row with ``rank`` 0, zero contribution and label ``"no path"``.
+        The :func:`paths` / :func:`because` columns (node columns hold internal
+        indices) plus ``rec_rank``, ``score``, ``item_label`` and ``item_id`` (the
+        recommended item's own id) per recommended item. An item with no walk of
+        length 3 (not reachable) gets one row with ``rank`` 0, zero contribution and
+        label ``"no path"``.
+
+    Raises
+    ------
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and a user or item id the model does not know.
+    IndexError
+        ``ids="index"`` and an index out of range.
     """
     if level not in ("path", "item"):
         raise ValueError(f"level must be 'path' or 'item', got {level!r}")
     x = training_interactions(model, train)
+    # ambiguous (warned) when the user's, or the given items', ids differ from the indices
+    either = x.users if not x.users.is_identity or items is None else x.items
+    ids = door_ids(ids, either, "explain_recommendations' user and items")
+    if ids == "raw":
+        user = int(to_index([user], x.users, "user", "raw")[0])
+        if items is not None:
+            items = to_index(items, x.items, "item", "raw")
     check_index(user, x.n_users, "user")
     weighting = _resolve_weighting(weighting, model)
     if items is None:
@@ -508,10 +531,11 @@ def explain_recommendations(
         f.insert(0, "rec_rank", rank)
         f.insert(1, "score", score)
         f.insert(2, "item_label", title)
+        f.insert(3, "item_id", x.items.to_labels([item])[0])
         parts.append(f)
     if not parts:
         return pd.DataFrame(
-            columns=["rec_rank", "score", "item_label", "rank", "item", "contribution", "label"]
+            columns=["rec_rank", "score", "item_label", "item_id", "rank", "item", "contribution", "label"]
         )
     return pd.concat(parts, ignore_index=True)
 

@@ -16,7 +16,15 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "bce_loss", "bpr_loss", "infonce_loss", "l2_regularization", "pool_bpr_loss"]
+__all__ = [
+    "LOSSES",
+    "bce_loss",
+    "bpr_loss",
+    "cross_view_loss",
+    "infonce_loss",
+    "l2_regularization",
+    "pool_bpr_loss",
+]
 
 #: loss names understood by the models and the training engine
 LOSSES = ("bpr", "bce", "infonce")
@@ -248,6 +256,51 @@ def infonce_loss(
     pos = (users * pos_items).sum(1, keepdim=True) / temperature
     neg = users @ neg_items.T / temperature
     return (torch.logsumexp(torch.cat([pos, neg], 1), 1) - pos[:, 0]).mean()
+
+
+def cross_view_loss(
+    users_a: torch.Tensor,
+    users_b: torch.Tensor,
+    items_a: torch.Tensor,
+    items_b: torch.Tensor,
+    *,
+    temperature: float = 0.2,
+) -> torch.Tensor:
+    """Contrastive loss between two views of the same users and items (SimGCL / XSimGCL).
+
+    For users, with ``z'`` and ``z''`` the two views of user ``u`` normalised to unit
+    length and ``B`` the batch's users,
+
+        L_u = mean_u -log( exp(z'_u . z''_u / tau) / sum_{v in B} exp(z'_u . z''_v / tau) ),
+
+    and likewise for items; the loss is ``L_u + L_i`` (Yu et al., "Are graph augmentations
+    necessary?", SIGIR 2022, eq. 3; XSimGCL, TKDE 2023, eq. 7, where the second view is a
+    lower layer of the same perturbed propagation). Each term is :func:`infonce_loss`
+    with in-batch negatives.
+
+    Parameters
+    ----------
+    users_a, users_b : Tensor, shape (B_u, d)
+        The two views of the same users, row for row.
+    items_a, items_b : Tensor, shape (B_i, d)
+        The two views of the same items.
+    temperature : float, default 0.2
+        ``tau`` (> 0).
+
+    Returns
+    -------
+    Tensor, scalar
+
+    Examples
+    --------
+    >>> import torch
+    >>> e = torch.eye(2)
+    >>> round(float(cross_view_loss(e, e, e, e, temperature=1.0)), 4)  # 2 * log(1 + e^-1)
+    0.6265
+    """
+    return infonce_loss(users_a, users_b, temperature=temperature) + infonce_loss(
+        items_a, items_b, temperature=temperature
+    )
 
 
 def l2_regularization(*embeddings: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:

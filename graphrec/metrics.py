@@ -225,6 +225,10 @@ def average_popularity(ranked: NDArray[np.int64], item_popularity: NDArray) -> f
     return float(np.mean(np.asarray(item_popularity)[items])) if len(items) else float("nan")
 
 
+# Floats gathered at once by intra_list_diversity (64 MB of float32).
+_DIVERSITY_BLOCK_FLOATS = 16 * 2**20
+
+
 def intra_list_diversity(
     ranked: NDArray[np.int64], item_features: NDArray, *, categorical: bool | None = None
 ) -> NDArray[np.float64]:
@@ -257,9 +261,14 @@ def intra_list_diversity(
         # Sum of pairwise cosines without the (L x L) Gram matrices: with unit rows v_i,
         # sum_{i != j} <v_i, v_j> = |sum_i v_i|^2 - sum_i |v_i|^2 (zero vectors count 0).
         unit = torch.nn.functional.normalize(torch.from_numpy(feats.astype(np.float32)), dim=1)
-        v = unit[torch.from_numpy(safe)] * torch.from_numpy(valid)[:, :, None]
-        total = v.sum(1)
-        sim_sum = ((total * total).sum(1) - (v * v).sum((1, 2))).double().numpy()
+        # In blocks of rows: the gathered (rows, L, d) vectors are the big temporary.
+        rows = max(1, _DIVERSITY_BLOCK_FLOATS // max(1, ranked.shape[1] * unit.shape[1]))
+        sim_sum = np.empty(len(ranked))
+        for lo in range(0, len(ranked), rows):
+            blk, ok_blk = torch.from_numpy(safe[lo : lo + rows]), torch.from_numpy(valid[lo : lo + rows])
+            v = unit[blk] * ok_blk[:, :, None]
+            total = v.sum(1)
+            sim_sum[lo : lo + rows] = ((total * total).sum(1) - (v * v).sum((1, 2))).double().numpy()
     out = np.full(len(ranked), np.nan)
     ok = pairs > 0
     out[ok] = 1.0 - sim_sum[ok] / pairs[ok]

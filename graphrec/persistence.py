@@ -3,8 +3,11 @@
 A model directory holds ``arrays.npz`` (numpy arrays, written without pickle and
 read with ``allow_pickle=False``, so loading never executes code) and
 ``meta.json`` (class name, hyperparameters, scalar state, library version and the
-SHA-256 of the arrays file). Writes go to a temporary directory that is renamed
-into place, so an interrupted save never leaves a half-written model.
+SHA-256 of the arrays file). Writes go to a temporary directory beside the target
+that is renamed into place, so an interrupted save never leaves a half-written model.
+A save never destroys what was there (:func:`check_target`): it refuses a regular
+file and a non-empty folder that is not a graphrec model, replaces an existing model
+only with ``overwrite=True``, and never deletes a file that graphrec did not write.
 This module knows no model class: :func:`graphrec.load` maps the saved class
 name to a class through the explicit registry in :mod:`graphrec.models`.
 :func:`encode_state` / :func:`decode_attributes` say how fitted attributes
@@ -18,7 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,11 @@ from graphrec.data.ids import IdMap
 
 __all__ = [
     "FORMAT_VERSION",
+    "MODEL_FILES",
     "ModelFileError",
     "ModelState",
+    "OutputExistsError",
+    "check_target",
     "decode_attributes",
     "encode_state",
     "read_state",
@@ -41,10 +47,110 @@ FORMAT_VERSION = 1
 ARRAYS_FILE = "arrays.npz"
 META_FILE = "meta.json"
 _SPARSE_PARTS = ("data", "indices", "indptr")
+#: the files graphrec writes into a model folder (the model itself, and what the
+#: application layer saves beside it); a folder holding anything else is never replaced
+MODEL_FILES = frozenset({ARRAYS_FILE, META_FILE, "items.csv", "data.json"})
 
 
 class ModelFileError(ValueError):
     """A model directory is missing, corrupt, tampered with or incompatible."""
+
+
+class OutputExistsError(FileExistsError):
+    """An output path holds something that writing there would replace or delete.
+
+    The message names what is there and what to do (another path, or
+    ``overwrite=True`` / ``--force`` for an existing graphrec model).
+    """
+
+
+def _model_class_at(path: Path) -> str | None:
+    """The class name of the graphrec model in folder ``path``, or None if it holds none."""
+    try:
+        meta = json.loads((path / META_FILE).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(meta, dict) or "class" not in meta or "format_version" not in meta:
+        return None
+    return str(meta["class"]) if (path / ARRAYS_FILE).is_file() else None
+
+
+def _children_at(path: Path) -> list[str]:
+    """The nested model folders (an ensemble's members) that the model at ``path`` lists."""
+    try:
+        children = json.loads((path / META_FILE).read_text()).get("children", [])
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return []
+    if not isinstance(children, list):
+        return []
+    return [c for c in children if isinstance(c, str) and _model_class_at(path / c) is not None]
+
+
+def _listing(names: list[str], n: int = 4) -> str:
+    shown = ", ".join(sorted(names)[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def check_target(path: str | os.PathLike, *, overwrite: bool = False) -> str:
+    """Check that a model can be written to ``path`` without destroying anything.
+
+    Called by :meth:`graphrec.Recommender.save` and, before any training starts, by
+    ``graphrec train --out``.
+
+    Parameters
+    ----------
+    path : path
+        The model folder to write.
+    overwrite : bool, default False
+        Allow replacing an existing graphrec model folder (``--force``).
+
+    Returns
+    -------
+    str
+        ``"new"`` (nothing there), ``"empty"`` (an empty folder) or ``"model"`` (a
+        graphrec model that ``overwrite=True`` allows replacing).
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` is a file; a folder that is not a graphrec model and not empty; a
+        graphrec model and ``overwrite`` is False; or a model folder that also holds
+        files graphrec did not write (replacing it would delete them).
+
+    Examples
+    --------
+    >>> check_target("no/such/folder")
+    'new'
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return "new"
+    if not path.is_dir():
+        raise OutputExistsError(
+            f"{path} is an existing file, not a model folder; graphrec will not replace it: "
+            "choose a new folder name"
+        )
+    entries = [p.name for p in path.iterdir()]
+    if not entries:
+        return "empty"
+    cls = _model_class_at(path)
+    if cls is None:
+        raise OutputExistsError(
+            f"{path} is a folder that is not a graphrec model (it holds {_listing(entries)}); "
+            "graphrec never deletes files it did not write: choose a new or empty folder"
+        )
+    foreign = [e for e in entries if e not in MODEL_FILES and e not in _children_at(path)]
+    if foreign:
+        raise OutputExistsError(
+            f"{path} holds a graphrec {cls} model and other files ({_listing(foreign)}); "
+            "replacing it would delete them: move them, or choose a new folder"
+        )
+    if not overwrite:
+        raise OutputExistsError(
+            f"{path} already holds a graphrec {cls} model; pass overwrite=True (on the "
+            "command line --force) to replace it, or choose a new folder"
+        )
+    return "model"
 
 
 @dataclass
@@ -56,6 +162,9 @@ class ModelState:
     arrays: dict[str, np.ndarray]
     attributes: dict[str, Any]
     library_version: str = ""
+    #: states of nested models (an ensemble's members), each written to its own
+    #: sub-directory of the model directory under its key, in this order
+    children: dict[str, ModelState] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -66,13 +175,34 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_state(path: str | os.PathLike, state: ModelState) -> Path:
-    """Write ``state`` to directory ``path`` atomically (temp dir, then rename).
+def write_state(
+    path: str | os.PathLike,
+    state: ModelState,
+    *,
+    overwrite: bool = False,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """Write ``state`` to directory ``path`` atomically (temp dir beside it, then rename).
+
+    Parameters
+    ----------
+    path : path
+    state : ModelState
+    overwrite : bool, default False
+        Allow replacing an existing graphrec model (see :func:`check_target`).
+    files : dict of str to str, optional
+        Extra text files written into the folder before it is renamed into place
+        (names from :data:`MODEL_FILES`, e.g. ``items.csv``), so the folder appears
+        complete or not at all.
 
     Raises
     ------
     TypeError
         An array has object dtype, or params/attributes are not JSON-serialisable.
+    OutputExistsError
+        See :func:`check_target`; nothing is written.
+    ValueError
+        A name in ``files`` that is not one of :data:`MODEL_FILES`.
     """
     from graphrec import __version__
 
@@ -80,38 +210,69 @@ def write_state(path: str | os.PathLike, state: ModelState) -> Path:
     for name, arr in state.arrays.items():
         if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
             raise TypeError(f"state array {name!r} must be a non-object numpy array")
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "class": state.class_name,
-        "params": state.params,
-        "attributes": state.attributes,
-        "library_version": __version__,
-    }
+    extra = dict(files or {})
+    bad = sorted(set(extra) - MODEL_FILES)
+    if bad:
+        raise ValueError(f"files may only name {sorted(MODEL_FILES)}, got {bad}")
+    check_target(path, overwrite=overwrite)
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+    old: Path | None = None
     try:
-        with open(tmp / ARRAYS_FILE, "wb") as fh:
-            np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
-        meta["arrays_sha256"] = _sha256(tmp / ARRAYS_FILE)
+        for name, content in extra.items():
+            (tmp / name).write_text(content, encoding="utf-8")
+        _write_files(tmp, state, __version__)  # meta.json last: the folder is a model once it is there
+        # checked again right before the swap: only an empty folder or a graphrec model
+        # (holding nothing graphrec did not write) is ever moved aside and deleted
+        if check_target(path, overwrite=overwrite) == "model":
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=parent))
+            os.replace(path, old / "model")
+        elif path.is_dir():
+            path.rmdir()  # empty; rmdir refuses if a file appeared meanwhile
         try:
-            text = json.dumps(meta, indent=1, allow_nan=True)
-        except TypeError as exc:
-            raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
-        (tmp / META_FILE).write_text(text)
-        old = None
-        if path.exists():
-            if not (path / META_FILE).exists() and any(path.iterdir()):
-                raise FileExistsError(f"{path} exists and is not a graphrec model directory")
-            old = parent / f".{path.name}.old-{os.getpid()}"
-            os.replace(path, old)
-        os.replace(tmp, path)
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None and not path.exists():
+                os.replace(old / "model", path)  # put the previous model back
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not any(old.iterdir()):
+            old.rmdir()
         raise
     return path
+
+
+def _write_files(folder: Path, state: ModelState, version: str) -> None:
+    """Write ``state``'s arrays and metadata into the existing ``folder``; children into sub-folders."""
+    for name, arr in state.arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind == "O":
+            raise TypeError(f"state array {name!r} must be a non-object numpy array")
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "class": state.class_name,
+        "params": state.params,
+        "attributes": state.attributes,
+        "library_version": version,
+    }
+    if state.children:
+        for key, child in state.children.items():
+            if not key.replace("_", "").isalnum() or key in MODEL_FILES:
+                raise ValueError(f"child state name must be alphanumeric (underscores allowed), got {key!r}")
+            (folder / key).mkdir()
+            _write_files(folder / key, child, version)
+        meta["children"] = list(state.children)
+    with open(folder / ARRAYS_FILE, "wb") as fh:
+        np.savez(fh, **state.arrays)  # type: ignore[arg-type]  # numpy's stub reads the 2nd positional
+    meta["arrays_sha256"] = _sha256(folder / ARRAYS_FILE)
+    try:
+        text = json.dumps(meta, indent=1, allow_nan=True)
+    except TypeError as exc:
+        raise TypeError(f"model params/attributes are not JSON-serialisable: {exc}") from exc
+    (folder / META_FILE).write_text(text)
 
 
 def read_state(path: str | os.PathLike) -> ModelState:
@@ -150,12 +311,18 @@ def read_state(path: str | os.PathLike) -> ModelState:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError) as exc:
         raise ModelFileError(f"cannot read {arrays_path}: {exc}") from exc
+    children = meta.get("children", [])
+    if not isinstance(children, list) or not all(
+        isinstance(c, str) and c.replace("_", "").isalnum() for c in children
+    ):
+        raise ModelFileError(f"{meta_path} has an invalid list of nested models: {children!r}")
     return ModelState(
         class_name=meta["class"],
         params=meta.get("params", {}),
         arrays=arrays,
         attributes=meta.get("attributes", {}),
         library_version=meta.get("library_version", ""),
+        children={c: read_state(path / c) for c in children},
     )
 
 

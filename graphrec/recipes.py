@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BEST",
     "DEMO_BUDGETS",
     "DEMO_DATASET",
     "DEMO_FAST",
@@ -60,6 +61,21 @@ _MF_GOWALLA = {
 _NCF_LASTFM = {
     "scorer": "neumf", "embedding_dim": 64, "hidden_sizes": (64, 32, 16), "lr": 3e-3,
     "pretrain": True, "batch_size": 2048, "epochs": 1000, "time_budget": 60,
+}
+
+# Spectral filters' published Gowalla settings (see the "chebycf", "bspm", "turbocf" entries below).
+_CHEBYCF_GOWALLA: dict[str, Any] = {
+    "response": "chebyshev", "order": 8, "flatness": 1.5, "n_components": 512, "ideal_weight": 0.2,
+    "degree_exponent": 0.4, "random_state": 0,
+}
+_BSPM_GOWALLA: dict[str, Any] = {
+    "response": "bspm", "blur_time": 1.0, "blur_steps": 1, "blur_solver": "euler", "sharpen_time": 2.5,
+    "sharpen_steps": 1, "sharpen_solver": "rk4", "merge": "early", "t_point_combination": False,
+    "n_components": 448, "ideal_weight": 0.2, "degree_exponent": 0.0, "ideal_exponent": 0.5, "random_state": 0,
+}
+_TURBOCF_GOWALLA: dict[str, Any] = {
+    "response": "polynomial", "coefficients": (0.0, 1.0), "user_exponent": 0.6, "item_exponent": 0.4,
+    "hadamard_power": 0.7, "n_components": 0, "ideal_weight": 0.0, "degree_exponent": 0.0,
 }
 
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
@@ -134,10 +150,34 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                             "random_state": 0},
         "sample": {"embedding_dim": 128, "normalize": "symmetric", "exponent": 0.25, "random_state": 0},
     },
+    # Spectral filters (issue 17; graphrec.SpectralFilter, benchmarks/spectral.py). Gowalla: each
+    # method's published settings (ChebyCF, SIGIR 2025, config/chebycf_gowalla.yml of
+    # chanwoo0806/ChebyCF; BSPM-EM, SIGIR 2023, the Gowalla script of jeongwhanchoi/BSPM;
+    # Turbo-CF, SIGIR 2024, jindeok/Turbo-CF main.py defaults). "spectralfilter" is ChebyCF's.
+    "chebycf": {"gowalla": dict(_CHEBYCF_GOWALLA), "*": {**_CHEBYCF_GOWALLA, "n_components": "auto"}},
+    "bspm": {"gowalla": dict(_BSPM_GOWALLA), "*": {**_BSPM_GOWALLA, "n_components": "auto"}},
+    "turbocf": {"gowalla": dict(_TURBOCF_GOWALLA), "*": dict(_TURBOCF_GOWALLA)},
+    "spectralfilter": {"gowalla": dict(_CHEBYCF_GOWALLA), "*": {"random_state": 0}},
     "item2vec": {
         "gowalla": {},
         "lastfm": {"epochs": 40, "lr": 0.1},
         "*": {"epochs": 40},
+    },
+}
+
+# The best graphrec model per dataset (``python benchmarks/run.py --dataset D --model best``):
+# an Ensemble of registered members, each ``(registry name, settings)``, and the Ensemble's
+# own settings. ``weights`` None means the run chooses them itself on a validation carve
+# from train (members fitted on the rest, then refitted on all of train); recorded weights
+# come from ``python benchmarks/best.py --select --dataset D`` (the same carve, its
+# figures in benchmarks/RESULTS.md, issue 17). See benchmarks/best.py.
+BEST: dict[str, dict[str, Any]] = {
+    "gowalla": {
+        "members": [
+            ("graphfilter", {"n_components": 256, "alpha": 0.3, "random_state": 0}),
+            ("lightgcn", {**_LIGHTGCN_GOWALLA, "epochs": 6, "time_budget": 200, "random_state": 0}),
+        ],
+        "ensemble": {"fusion": "zscore", "weights": None, "grid_step": 0.05, "random_state": 0},
     },
 }
 
@@ -150,6 +190,9 @@ QUICK: dict[str, dict[str, Any]] = {
     "puresvd": {"embedding_dim": 32},
     "als": {"iterations": 2},
     "ncf": {"epochs": 2},
+    "spectralfilter": {"n_components": 32},
+    "chebycf": {"n_components": 32},
+    "bspm": {"n_components": 32},
 }
 
 

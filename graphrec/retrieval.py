@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from graphrec.rerank import Reranker
 
 __all__ = [
+    "MAX_BLOCK_BYTES",
     "SIMILARITIES",
     "embedding_scores",
     "mask_rows_",
     "rank_blocks",
+    "rows_per_block",
     "score_blocks",
     "similar",
     "top_k",
@@ -42,6 +44,45 @@ __all__ = [
 ]
 
 SIMILARITIES = ("dot", "cosine")
+
+#: Default bound on one block of float32 scores (rows x catalogue) in recommend, evaluate
+#: and :func:`score_blocks`: 512 MiB keeps 2,048-user blocks up to 65,536 items and
+#: shrinks the block beyond, so memory stays flat however large the catalogue.
+MAX_BLOCK_BYTES = 512 * 2**20
+
+
+def rows_per_block(n_columns: int, batch_size: int, max_block_bytes: int | None = None) -> int:
+    """Rows scored at once: ``batch_size``, fewer when a float32 block would pass ``max_block_bytes``.
+
+    Parameters
+    ----------
+    n_columns : int
+        Scores per row (the catalogue size).
+    batch_size : int
+        Preferred rows per block.
+    max_block_bytes : int, optional
+        Bound on ``rows * n_columns * 4`` (default :data:`MAX_BLOCK_BYTES`); at least
+        one row is always scored.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` or ``max_block_bytes`` not a positive integer.
+
+    Examples
+    --------
+    >>> rows_per_block(1_000_000, 2048, max_block_bytes=400_000_000)
+    100
+    >>> rows_per_block(10, 2048)
+    2048
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    limit = MAX_BLOCK_BYTES if max_block_bytes is None else check_positive_int(max_block_bytes, "max_block_bytes")
+    return max(1, min(batch_size, limit // (4 * max(1, int(n_columns)))))
 
 
 def _check_similarity(similarity: str) -> str:
@@ -233,7 +274,8 @@ def score_blocks(
     similarity : {"dot", "cosine"}, default "dot"
         Cosine scores are clamped to [-1, 1]; zero vectors score 0.
     batch_size : int, default 2048
-        Queries per block (memory ``batch_size * n_items * 4`` bytes).
+        Queries per block (memory ``batch_size * n_items * 4`` bytes), fewer where
+        that passes :data:`MAX_BLOCK_BYTES` (:func:`rows_per_block`).
     rows : array of int, optional
         Score ``queries[rows]`` (e.g. a model's user table and the requested users)
         instead of every row; gathered block by block.
@@ -258,7 +300,7 @@ def score_blocks(
     [(0, [[1.0, 0.0]]), (1, [[0.0, 1.0]])]
     """
     _check_similarity(similarity)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = rows_per_block(len(items), batch_size)
     n = len(queries) if rows is None else len(rows)
     v = items
     if similarity == "cosine":  # the catalogue once; queries per block

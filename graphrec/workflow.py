@@ -71,19 +71,21 @@ class SavedModel:
 def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV (separator sniffed unless given) or Parquet file.
 
+    See :func:`graphrec.data._readers.read_table` (clear errors for a folder, an empty
+    file and a malformed line, with its number).
+
     Raises
     ------
     FileNotFoundError
         No such file.
+    IsADirectoryError
+        ``path`` is a folder.
+    graphrec.exceptions.MalformedFileError
+        An empty or malformed file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if sep is None and path.suffix.lower() == ".tsv":
-        sep = "\t"
-    return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+    from graphrec.data._readers import read_table as _read_table
+
+    return _read_table(path, sep=sep)
 
 
 def _is_path(source: str) -> bool:
@@ -203,23 +205,35 @@ def save_model(
     *,
     item_info: pd.DataFrame | None = None,
     data: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """``model.save(path)`` plus ``items.csv`` and ``data.json`` beside it.
+    """``model.save(path)`` with ``items.csv`` and ``data.json`` inside, in one atomic write.
 
     ``items.csv`` holds one row per internal item index: the ``item`` label and,
     when ``item_info`` has them, ``title``, ``category`` and ``genres``.
-    ``data.json`` records ``data`` (how the training data was loaded).
+    ``data.json`` records ``data`` (how the training data was loaded). The folder
+    appears complete or not at all, and nothing that was there is destroyed (see
+    :func:`graphrec.persistence.check_target`; ``overwrite`` replaces an existing model).
+
+    Raises
+    ------
+    graphrec.persistence.OutputExistsError
+        ``path`` holds something other than a graphrec model, or a model and
+        ``overwrite`` is False.
     """
-    path = Path(path)
-    model.save(path)
+    from sklearn.utils.validation import check_is_fitted
+
+    from graphrec.persistence import write_state
+
+    check_is_fitted(model)
     items = pd.DataFrame({"item": model.items_.labels})
     for col in ("title", "category", "genres"):
         if item_info is not None and col in item_info.columns:
             items[col] = item_info[col].to_numpy()
-    items.to_csv(path / ITEMS_FILE, index=False)
+    files = {ITEMS_FILE: items.to_csv(index=False)}
     if data is not None:
-        (path / DATA_FILE).write_text(json.dumps(data, indent=1))
-    return path
+        files[DATA_FILE] = json.dumps(data, indent=1)
+    return write_state(path, model._to_state(), overwrite=overwrite, files=files)
 
 
 def load_model(path: str | os.PathLike) -> SavedModel:
@@ -342,7 +356,8 @@ def recommend_table(
         for user, group in frame.groupby("user", sort=False):
             u = int(model.users_.to_index([user])[0])
             items = model.items_.to_index(group["item"].to_numpy())
-            why = explain_recommendations(model, u, items=items, top=1, level="item", item_info=item_info)
+            why = explain_recommendations(model, u, items=items, top=1, level="item", item_info=item_info,
+                                          ids="index")
             first = why.groupby("rec_rank")["label"].first()
             because += first.reindex(range(1, len(items) + 1)).fillna("no path").tolist()
         frame["because"] = [str(b).removeprefix("because of ") for b in because]

@@ -97,7 +97,7 @@ def test_fold_in_known_answers(communities):
 
 def test_batch_equals_per_user(communities):
     m = SVD(embedding_dim=3).fit(communities)
-    lists = [[1, 2], [15], [0, 10, 19], [7, 7]]
+    lists = [[1, 2], [15], [0, 10, 19], [7, 8]]  # an item listed twice is an error (test_cold_start_refuses_bad_item_lists)
     idx, sc = recommend_new_users(m, lists, k=4)
     vecs = fold_in_users(m, lists)
     for j, items in enumerate(lists):

@@ -34,7 +34,7 @@ def test_string_ids_round_trip(tmp_path):
 def test_overwrite_is_atomic_and_clean(tmp_path, checkerboard):
     m = _fitted(checkerboard)
     m.save(tmp_path / "m")
-    m.save(tmp_path / "m")
+    m.save(tmp_path / "m", overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 

@@ -103,14 +103,16 @@ print(gr.evaluate(model, ds.test, k=(10, 20)))
 users = ds.train.users.to_index([1, 2])
 idx, scores = model.recommend(users, k=10)
 assert idx.shape == (2, 10), idx.shape
+ids, scores = model.recommend([1, 2], k=10, ids="raw")
+assert ids.tolist() == model.items_.to_labels(idx.ravel()).reshape(2, 10).tolist()
 print(model.recommend_frame([1, 2], k=5, item_info=ds.item_info))
 print(model.recommend_frame([1], k=5, item_info=ds.item_info, rerank="mmr"))
-new_user = gr.coldstart.recommend_new_user(model, items=[0, 5, 42], k=10)
+new_user, _ = gr.coldstart.recommend_new_user(model, [1, 260, 1196], k=10, ids="raw")
 model.save("lightgcn-model")
 model = gr.load("lightgcn-model")
-fig = gr.viz.neighborhood(model, user=17, hops=2, k=10, item_info=ds.item_info)
+fig = gr.viz.neighborhood(model, user=17, hops=2, k=10, item_info=ds.item_info, ids="raw")
 gr.viz.save_figure(fig, "user17.png")
-print(gr.explain.explain_recommendations(model, user=17, k=5, item_info=ds.item_info))
+print(gr.explain.explain_recommendations(model, user=17, k=5, item_info=ds.item_info, ids="raw"))
 EOF
 
 step "wheel smoke check passed"

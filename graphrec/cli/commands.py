@@ -145,7 +145,13 @@ def _build(args: argparse.Namespace, cfg: dict[str, Any], name: str) -> Any:
 def _saved(path: str) -> Any:
     from graphrec.workflow import load_model
 
-    if not Path(path).is_dir():
+    p = Path(path)
+    if p.is_file():
+        data = p.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".pq")
+        hint = (f"to train on it: graphrec train MODEL --dataset {path} --out NEW_FOLDER" if data
+                else "give the folder `graphrec train ... --out` wrote")
+        raise FileNotFoundError(f"--model {path} is a file, not a model folder; {hint}")
+    if not p.is_dir():
         raise FileNotFoundError(f"no model folder at {path}; train one with `graphrec train MODEL --out {path}`")
     return load_model(path)
 
@@ -168,6 +174,31 @@ def _labels(model: Any, raw: list[str], role: str) -> Any:
         raise KeyError(f"{one_line(exc)}; use ids as they appear in the training data") from exc
 
 
+def _check_file_out(path: str | os.PathLike, force: bool) -> Path:
+    """An output file path that may be written: refuse a folder, and an existing file without --force."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileExistsError(f"--out {path} is a folder; give a file name")
+    if path.exists() and not force:
+        raise FileExistsError(f"--out {path} already exists; pass --force to replace it, or choose another name")
+    return path
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it (never a half-written file)."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _print_frame(frame: Any, as_json: bool) -> None:
     if as_json:
         print(dumps(json.loads(frame.to_json(orient="records", force_ascii=False))))
@@ -186,7 +217,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                    budget_scale=0.1 if fast else 1.0, random_state=args.seed, device=args.device,
                    verbose=not args.quiet, echo=_say(args))
     print(res.files["report"].read_text(encoding="utf-8"))
-    print(f"written to {Path(args.out).resolve()}: " + ", ".join(sorted(p.name for p in res.files.values())))
+    print(f"written to {res.files['report'].parent.resolve()}: "
+          + ", ".join(sorted(p.name for p in res.files.values())))
     return 0
 
 
@@ -216,12 +248,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import time
 
+    from graphrec.persistence import check_target
     from graphrec.workflow import save_model
 
     cfg = _config(args)
     name = args.model or cfg.get("model")
     if not name:
         raise UsageError("no model given: graphrec train MODEL ... (see `graphrec models`)")
+    replaces = check_target(args.out, overwrite=args.force) == "model"  # before any training
     model = _build(args, cfg, name)
     ds, record = _data(args, cfg)
     _say(args)(f"training {type(model).__name__} on {ds!r}")
@@ -241,17 +275,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         model.fit(ds.train, ds.valid)
     seconds = time.perf_counter() - start
-    save_model(model, args.out, item_info=ds.item_info, data=record)
+    stop = _stop_note(model, result.stopped if args.distributed else None)
+    if stop:
+        _say(args)(stop)
+    save_model(model, args.out, item_info=ds.item_info, data=record, overwrite=args.force)
     user = model.users_.to_labels([0])[0]
-    print(f"saved {type(model).__name__} to {args.out} (fit {seconds:.1f} s); "
+    print(f"saved {type(model).__name__} to {args.out}{' (replaced the model there)' if replaces else ''} "
+          f"(fit {seconds:.1f} s{'; ' + stop if stop else ''}); "
           f"next: graphrec recommend --model {args.out} --user {user}")
     return 0
+
+
+def _stop_note(model: Any, stopped: str | None = None) -> str:
+    """A line saying that a time budget ended training (empty when it did not)."""
+    stopped = stopped or getattr(model, "stopped_", None)
+    if stopped != "time_budget":
+        return ""
+    history = getattr(model, "history_", None) or []
+    epochs = getattr(model, "epochs", None)
+    done = f" after {len(history)}" + (f" of {epochs}" if epochs else "") + " epochs" if history else ""
+    return (f"training was stopped by its time budget ({getattr(model, 'time_budget', '?')} s){done}; "
+            "raise --time-budget to train longer")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from graphrec.workflow import evaluate_model, load_data
 
     cfg = _config(args)
+    out = None if args.out is None else _check_file_out(args.out, args.force)
     if Path(args.model).is_dir():
         saved = _saved(args.model)
         model, info = saved.model, saved.item_info
@@ -263,17 +314,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.model} does not record its data: pass --dataset")
     else:
         if os.sep in args.model or os.path.exists(args.model):
-            raise FileNotFoundError(f"no model folder at {args.model}")
+            _saved(args.model)  # raises: a file, or no such folder
         _model_class(args.model, f"{args.model!r} is not a model folder, and ")
         model = _build(args, cfg, args.model)
         ds = _data(args, cfg)[0]
         _say(args)(f"training {type(model).__name__} on {ds!r}")
         model.fit(ds.train, ds.valid)
+        if _stop_note(model):
+            _say(args)(_stop_note(model))
         info = ds.item_info
     metrics = evaluate_model(model, ds.test, args.k, item_info=info)
     result = {"model": type(model).__name__, "dataset": ds.name, "metrics": metrics}
-    if args.out:
-        Path(args.out).write_text(dumps(result))
+    if out is not None:
+        _write_text_atomic(out, dumps(result))
     if args.json:
         print(dumps(result))
     else:
@@ -291,7 +344,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     reranker = make_reranker(args.rerank, saved.model, info)
     frame = recommend_table(saved.model, users, args.k, item_info=info, rerank=reranker, explain=args.explain)
     _print_frame(frame, args.json)
+    _k_notice(args.k, frame.groupby("user", sort=False).size(), saved.model.n_items_, "items", "unseen items")
     return 0
+
+
+def _k_notice(k: int, shown: Any, n: int, what: str, left: str) -> None:
+    """Tell (on stderr) when ``--k`` asked for more than there is to show."""
+    short = shown[shown < k]
+    if k > n or len(short):
+        fewest = int(short.min()) if len(short) else n
+        print(f"note: --k {k} asks for more {what} than there are: the model has {n:,} {what}; "
+              f"{len(short)} of {len(shown)} rows show fewer (as few as {fewest:,} {left})",
+              file=sys.stderr)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -302,7 +366,9 @@ def cmd_similar(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{type(saved.model).__name__} has no item embeddings; similar needs an "
                            "embedding model (e.g. lightgcn, mf)")
     items = _labels(saved.model, args.item, "item")
-    _print_frame(similar_table(saved.model, items, args.k, item_info=_item_info(args, saved)), args.json)
+    frame = similar_table(saved.model, items, args.k, item_info=_item_info(args, saved))
+    _print_frame(frame, args.json)
+    _k_notice(args.k, frame.groupby("item", sort=False).size(), saved.model.n_items_, "items", "other items")
     return 0
 
 
@@ -311,7 +377,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
     saved = _saved(args.model)
     model, info = saved.model, _item_info(args, saved)
-    out = Path(args.out or f"{args.view}.png")
+    out = _check_file_out(args.out or f"{args.view}.png", args.force)
     if args.view == "embeddings":
         if out.suffix == ".html":
             raise UsageError("the embedding map is written as .png, .svg or .pdf")
@@ -322,7 +388,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
             raise UsageError("viz neighborhood needs --user ID or --item ID")
         user = None if args.user is None else int(model.users_.to_index(_labels(model, [args.user], "user"))[0])
         item = None if args.item is None else int(model.items_.to_index(_labels(model, [args.item], "item"))[0])
-        kw = {"user": user, "item": item, "k": args.k, "hops": args.hops, "item_info": info}
+        kw = {"user": user, "item": item, "k": args.k, "hops": args.hops, "item_info": info, "ids": "index"}
         if out.suffix == ".html":
             viz.neighborhood_html(model, path=out, **kw)
         else:

@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", "fit a model and save it (with item titles) to a folder", data, hp)
     p.add_argument("model", nargs="?", help="model name (see `graphrec models`); or model = ... in --config")
-    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--out", required=True,
+                   help="model folder to write (new or empty; checked before training starts)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing graphrec model at --out (other files are never replaced)")
     p.add_argument(
         "--distributed",
         action="store_true",
@@ -131,34 +134,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evaluate", "full-ranking metrics of a saved model (or of a model trained on the fly)", data, hp)
     p.add_argument("--model", required=True, metavar="DIR|NAME", help="a saved model folder, or a model name")
     p.add_argument("--k", type=positive_int, nargs="+", default=[10, 20], help="cut-offs (default 10 20)")
-    p.add_argument("--out", help="write the results as JSON to this file")
+    p.add_argument("--out", help="write the results as JSON to this file (a new file unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = add("recommend", "top-k items for users of a saved model", data)
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--user", required=True, nargs="+", action="extend", metavar="ID")
-    p.add_argument("--k", type=positive_int, default=10)
+    p.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `graphrec train --out`")
+    p.add_argument("--user", required=True, nargs="+", action="extend", metavar="ID",
+                   help="user ids as in the training data (repeatable)")
+    p.add_argument("--k", type=positive_int, default=10, help="items per user (default 10)")
     p.add_argument("--rerank", choices=("mmr", "dpp"), help="diversity re-ranking")
     p.add_argument("--explain", action="store_true", help="add the user's item that leads to each one")
     p.add_argument("--json", action="store_true", help="print JSON records: user, rank, item, score, title")
 
     p = add("similar", "items most similar to given items (cosine of embeddings)", data)
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--item", required=True, nargs="+", action="extend", metavar="ID")
-    p.add_argument("--k", type=positive_int, default=10)
+    p.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `graphrec train --out`")
+    p.add_argument("--item", required=True, nargs="+", action="extend", metavar="ID",
+                   help="item ids as in the training data (repeatable)")
+    p.add_argument("--k", type=positive_int, default=10, help="similar items per item (default 10)")
     p.add_argument("--json", action="store_true")
 
     p = add("viz", "draw a user's neighbourhood or an embedding map", data)
     p.add_argument("view", choices=("neighborhood", "embeddings"))
-    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--model", required=True, metavar="DIR", help="a model folder written by `graphrec train --out`")
     p.add_argument("--user", help="neighborhood: the user id at the centre")
     p.add_argument("--item", help="neighborhood: an item id at the centre instead")
-    p.add_argument("--k", type=positive_int, default=10, help="recommendations drawn")
-    p.add_argument("--hops", type=positive_int, default=2)
+    p.add_argument("--k", type=positive_int, default=10,
+                   help="neighborhood: recommendations drawn on the outer ring (default 10)")
+    p.add_argument("--hops", type=positive_int, default=2,
+                   help="neighborhood: graph hops drawn around the centre (default 2)")
     p.add_argument("--kind", choices=("item", "user"), default="item", help="embeddings: which vectors")
     p.add_argument("--color", default="genre", help="embeddings: genre, popularity or community")
     p.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca")
-    p.add_argument("--out", help="file to write: .png, .svg, .pdf or .html (default <view>.png)")
+    p.add_argument("--out", help="file to write: .png, .svg, .pdf or .html (default <view>.png; "
+                   "a new file unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = add("benchmark", "fit and evaluate models with their recorded recipes (graphrec.recipes); the suite "
             "with peer libraries and RESULTS.md needs a source checkout: python benchmarks/run.py --full")

@@ -2,12 +2,15 @@
 
 Each ``read_*`` takes the dataset's folder and returns :class:`Parts`
 (train, test, valid, item_info); ``datasets.load`` wraps them in a ``Dataset``.
+:func:`read_table` reads a user's own CSV/TSV/Parquet file with errors that say what
+is wrong: a folder, an empty file, a malformed line (with its line number).
 """
 
 from __future__ import annotations
 
 import io
 import lzma
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,6 +19,7 @@ import pandas as pd
 
 from graphrec.data.interactions import Interactions, read_lightgcn_pairs
 from graphrec.data.splits import leave_last_out, validation_split
+from graphrec.exceptions import MalformedFileError
 
 __all__ = [
     "BUNDLED",
@@ -26,6 +30,7 @@ __all__ = [
     "read_lightgcn",
     "read_movielens",
     "read_sample",
+    "read_table",
 ]
 
 BUNDLED = Path(__file__).resolve().parent / "bundled"
@@ -38,6 +43,114 @@ class Parts(NamedTuple):
     test: Interactions
     valid: Interactions | None = None
     item_info: pd.DataFrame | None = None
+
+
+def _unclosed_quote_line(path: Path, sep: str, quote: str = '"') -> int | None:
+    """The 1-based line where a quoted field opens and is never closed, or None.
+
+    A field opens with a quote right after the separator (or at the line start); a
+    line with an odd number of quotes then closes it (a legal multi-line field). A quote
+    inside a field (``12" vinyl``) opens nothing, as for pandas. Only called when the
+    file holds an odd number of quotes, so this pass over the lines costs nothing on the
+    normal path.
+    """
+    import re
+
+    opens = re.compile(rf"(^|{re.escape(sep)})[ \t]*{re.escape(quote)}")
+    open_at = None
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.count(quote) % 2 == 0:
+                continue
+            if open_at is not None:
+                open_at = None
+            elif opens.search(line):
+                open_at = number
+    return open_at
+
+
+def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
+    """Read a user's CSV/TSV (separator sniffed unless given) or Parquet file.
+
+    Parameters
+    ----------
+    path : path
+    sep : str, optional
+        Column separator; default: tab for ``.tsv``, else sniffed from the file.
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    IsADirectoryError
+        ``path`` is a folder (the message names a table file inside it, if any).
+    graphrec.exceptions.MalformedFileError
+        An empty file, a header without rows, or a line pandas cannot parse (the
+        message gives the line number, e.g. of a quote that is never closed).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
+    >>> _ = p.write_text("user_id,item_id" + chr(10) + "1,2" + chr(10))
+    >>> read_table(p).shape
+    (1, 2)
+    """
+    path = Path(path)
+    if path.is_dir():
+        inside = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"))
+        hint = f", e.g. {inside[0]}" if inside else ""
+        raise IsADirectoryError(
+            f"{path} is a directory, not a data file: give a CSV/TSV/Parquet file{hint} "
+            "(or a dataset name, with --root for a data folder)"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
+        raise MalformedFileError(
+            f"{path} is an empty file: expected a header line (e.g. user_id,item_id) and one row per interaction"
+        )
+    if sep is None and path.suffix.lower() == ".tsv":
+        sep = "\t"
+    if sep is None:  # sniff from the first lines (the csv module, via pandas' python engine)
+        import csv
+
+        try:
+            first = "\n".join(head.decode("utf-8", "replace").splitlines()[:20])
+            sep = csv.Sniffer().sniff(first, ",;\t| ").delimiter
+        except csv.Error:
+            sep = ","
+    quotes = 0
+    with open(path, "rb") as fh:  # an odd number of quote characters cannot be valid CSV
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            quotes += chunk.count(b'"')
+    line = _unclosed_quote_line(path, sep) if quotes % 2 else None
+    if line is not None:
+        raise MalformedFileError(
+            f"{path}, line {line}: a quoted field starts here and is never closed (unbalanced \")"
+        )
+    try:
+        df = pd.read_csv(path, sep=sep)
+    except pd.errors.EmptyDataError as exc:
+        raise MalformedFileError(f"{path} has no header line: {exc}") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        line = _unclosed_quote_line(path, sep or ",")
+        if line is not None:
+            raise MalformedFileError(
+                f"{path}, line {line}: a quoted field starts here and is never closed (unbalanced \")"
+            ) from exc
+        raise MalformedFileError(f"{path}: cannot parse the file: {str(exc).strip()}") from exc
+    if df.empty:
+        raise MalformedFileError(f"{path} has a header ({', '.join(map(str, df.columns))}) but no rows")
+    return df
 
 
 def read_lightgcn(folder: Path) -> Parts:

@@ -302,14 +302,14 @@ class Interactions:
         ------
         FileNotFoundError
             The file does not exist.
+        IsADirectoryError
+            ``path`` is a folder.
+        graphrec.exceptions.MalformedFileError
+            An empty file, or a line that cannot be parsed (named by its number).
         """
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no such file: {path}")
-        if path.endswith((".parquet", ".pq")):
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, sep=sep)
+        from graphrec.data._readers import read_table  # folder, empty file, bad line: clear errors
+
+        df = read_table(path, sep=sep)
         return cls.from_pandas(
             df, user, item, rating, timestamp, min_rating=min_rating, duplicates=duplicates
         )

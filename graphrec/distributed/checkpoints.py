@@ -37,7 +37,7 @@ def _write_checkpoint(model: Any, root: Path, name: str, keep: int) -> Path:
     """``model.save`` (temp dir + rename) into a new directory, then move the pointer atomically."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / name
-    model.save(path)
+    model.save(path, overwrite=True)  # graphrec's own checkpoint folder (a resumed run rewrites it)
     tmp = root / f".{LATEST_FILE}.tmp-{os.getpid()}"
     tmp.write_text(name + "\n")
     os.replace(tmp, root / LATEST_FILE)

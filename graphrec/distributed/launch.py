@@ -269,7 +269,7 @@ def _worker(a: argparse.Namespace) -> int:
         logger.info("rank 0: recall@20 %.4f ndcg@20 %.4f in %.2fs (%s)", metrics["recall@20"],
                     metrics["ndcg@20"], res.seconds, res.stopped)
         if a.output:
-            model.save(Path(a.output) / "model")
+            model.save(Path(a.output) / "model", overwrite=True)
             (Path(a.output) / "result.json").write_text(json.dumps(summary, indent=1))
     return 0
 

@@ -8,15 +8,18 @@ from types import MappingProxyType
 from graphrec.models.als import ALS
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.deepwalk import DeepWalk, Item2Vec
+from graphrec.models.ensemble import Ensemble
 from graphrec.models.graph_filter import GraphFilter
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
 from graphrec.models.ncf import NCF
 from graphrec.models.popularity import Popularity
+from graphrec.models.spectral import SpectralFilter
 from graphrec.models.svd import PureSVD
 from graphrec.persistence import ModelFileError, read_state
 
-__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "LightGCN", "Popularity", "PureSVD", "Recommender", "get_model_class", "load"]
+__all__ = ["ALS", "MF", "MODELS", "NCF", "EmbeddingRecommender", "Ensemble", "LightGCN", "Popularity", "PureSVD", "Recommender", "SpectralFilter", "get_model_class",
+           "load"]
 
 
 # The one registry of model classes (used by load, the CLI and the benchmarks).
@@ -32,18 +35,32 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
         "ALS": ALS,
         "NCF": NCF,
         "PureSVD": PureSVD,
+        "SpectralFilter": SpectralFilter,
+        "Ensemble": Ensemble,
     }
+)
+
+
+# Method names that are settings of a registered class (their recipes live in graphrec.recipes).
+ALIASES: MappingProxyType[str, str] = MappingProxyType(
+    {"chebycf": "SpectralFilter", "bspm": "SpectralFilter", "turbocf": "SpectralFilter"}
 )
 
 
 def get_model_class(name: str) -> type[Recommender]:
     """Model class by class name or lower-case alias ("lightgcn", "popularity", ...).
 
+    The method names in ``ALIASES`` ("chebycf", "bspm", "turbocf") map to their class
+    (:class:`graphrec.SpectralFilter`); their settings are recipes.
+
     Raises
     ------
     KeyError
         Unknown name; the message lists the known ones.
     """
+    key = name.lower().replace("-", "").replace("_", "")
+    if key in ALIASES:
+        return MODELS[ALIASES[key]]
     for cls_name, cls in MODELS.items():
         if name == cls_name or name.lower().replace("-", "").replace("_", "") == cls_name.lower():
             return cls

@@ -13,7 +13,7 @@ that suits embedding models, overridden where a model knows better:
 The scoring, ranking and storage machinery lives in :mod:`graphrec.retrieval`
 (``score_blocks``, ``rank_blocks``, ``similar``), :mod:`graphrec.coldstart`
 (the fold-in arithmetic) and :mod:`graphrec.persistence`; this module only wires it.
-It stays one piece (~500 lines, mostly docstrings) because it is one class's contract:
+It stays one piece (~590 lines, mostly docstrings) because it is one class's contract:
 every model subclasses :class:`Recommender`, and splitting its methods across
 modules would scatter the contract a new model has to read.
 """
@@ -32,17 +32,20 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from graphrec._ids import check_ids, to_index, to_output
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 from graphrec.persistence import ModelState, decode_attributes, encode_state, write_state
 from graphrec.retrieval import (
+    MAX_BLOCK_BYTES,
     SIMILARITIES,
     embedding_scores,
     rank_blocks,
+    rows_per_block,
     score_blocks,
     similar,
 )
-from graphrec.utils import as_index_array, check_positive_int, resolve_device
+from graphrec.utils import check_positive_int, resolve_device
 
 __all__ = ["EmbeddingRecommender", "Recommender"]
 
@@ -61,6 +64,9 @@ class Recommender(BaseEstimator):
 
     #: how many users are scored per batch in recommend/evaluate
     _batch_size: int = 2048
+
+    #: bound on one block of scores in recommend/evaluate (fewer users per block beyond it)
+    _max_block_bytes: int = MAX_BLOCK_BYTES
 
     #: what :meth:`fold_in` does for ``method="auto"``: "propagation" for models whose
     #: user vectors are propagated over the graph (LightGCN), else "ridge"
@@ -171,15 +177,30 @@ class Recommender(BaseEstimator):
         return state
 
     # ------------------------------------------------------------------ scoring
-    def score(self, users: ArrayLike, *, similarity: str | None = None) -> NDArray[np.float32]:
-        """Scores of every item for ``users`` (internal indices).
+    def score(
+        self, users: ArrayLike, *, similarity: str | None = None, ids: str = "index"
+    ) -> NDArray[np.float32]:
+        """Scores of every item (columns in internal index order) for ``users``.
+
+        Parameters
+        ----------
+        users : array
+            Internal user indices, or your own user ids with ``ids="raw"``.
+        similarity : {"dot", "cosine"}, optional
+        ids : {"index", "raw"}, default "index"
+            How ``users`` are given.
 
         Returns
         -------
         ndarray of float32, shape (len(users), n_items)
+
+        Raises
+        ------
+        graphrec.exceptions.UnknownIdError
+            ``ids="raw"`` and a user id the model does not know.
         """
         check_is_fitted(self)
-        users = as_index_array(users, self.n_users_, "users")
+        users = to_index(users, self.users_, "user", check_ids(ids))
         return self._score(users, similarity).float().cpu().numpy()
 
     def recommend(
@@ -192,13 +213,15 @@ class Recommender(BaseEstimator):
         exclude_items: ArrayLike | None = None,
         similarity: str | None = None,
         rerank: Any = None,
-    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        ids: str = "index",
+    ) -> tuple[NDArray, NDArray[np.float32]]:
         """Top-``k`` items for each user, best first.
 
         Parameters
         ----------
-        users : array of int
-            Internal user indices (``x.users.to_index(labels)`` maps your ids).
+        users : array
+            Internal user indices (``x.users.to_index(labels)`` maps your ids), or your
+            own user ids with ``ids="raw"``.
         k : int, default 10
         exclude_seen : bool, default True
             Remove the user's training items.
@@ -211,32 +234,47 @@ class Recommender(BaseEstimator):
         rerank : str or Reranker, optional
             "mmr", "dpp" or a :class:`graphrec.rerank.Reranker`: re-rank a larger
             candidate pool for diversity.
+        ids : {"index", "raw"}, default "index"
+            How ``users``, ``items`` and ``exclude_items`` are given and the returned
+            items named: internal indices, or (``"raw"``) your own ids.
 
         Returns
         -------
-        idx : ndarray of int64, shape (len(users), k)
-            Padded with -1 where fewer than ``k`` candidates remain.
+        idx : ndarray, shape (len(users), k)
+            Item indices (int64), padded with -1 where fewer than ``k`` candidates
+            remain; with ``ids="raw"`` your item ids, padded with None (the array then
+            has object dtype).
         scores : ndarray of float32, shape (len(users), k)
             Padded with -inf.
 
         Raises
         ------
         ValueError
-            ``k < 1`` or an unknown similarity.
+            ``k < 1``, an unknown similarity or ``ids``.
         IndexError
             A user index out of range.
+        graphrec.exceptions.UnknownIdError
+            ``ids="raw"`` and a user or item id the model does not know.
+
+        Examples
+        --------
+        >>> import graphrec as gr
+        >>> x = gr.Interactions.from_arrays(["ann", "bob", "bob"], ["tea", "tea", "jam"])
+        >>> gr.Popularity().fit(x).recommend(["ann"], k=1, ids="raw")[0].tolist()
+        [['jam']]
         """
         check_is_fitted(self)
-        users = as_index_array(users, self.n_users_, "users")
+        ids = check_ids(ids)
+        users = to_index(users, self.users_, "user", ids)
         k = check_positive_int(k, "k")
         allowed = None
         if items is not None or exclude_items is not None:
             allowed = np.ones(self.n_items_, bool)
             if items is not None:
                 allowed[:] = False
-                allowed[as_index_array(items, self.n_items_, "items")] = True
+                allowed[to_index(items, self.items_, "item", ids, "items")] = True
             if exclude_items is not None:
-                allowed[as_index_array(exclude_items, self.n_items_, "exclude_items")] = False
+                allowed[to_index(exclude_items, self.items_, "item", ids, "exclude_items")] = False
         reranker = None
         if rerank is not None:
             from graphrec.rerank import get_reranker
@@ -244,9 +282,11 @@ class Recommender(BaseEstimator):
             reranker = get_reranker(rerank)
         blocks = (
             (start, scores)
-            for start, _, scores in self._score_batches(users, similarity, self._batch_size)
+            for start, _, scores in self._score_batches(
+                users, similarity, rows_per_block(self.n_items_, self._batch_size, self._max_block_bytes)
+            )
         )
-        return rank_blocks(
+        idx, scores = rank_blocks(
             blocks,
             len(users),
             k,
@@ -256,6 +296,7 @@ class Recommender(BaseEstimator):
             reranker=reranker,
             model=self,
         )
+        return to_output(idx, self.items_, ids), scores
 
     def recommend_frame(
         self,
@@ -274,7 +315,8 @@ class Recommender(BaseEstimator):
         item_info : DataFrame, optional
             Indexed by internal item index; its ``title`` column is joined when present.
         **kwargs
-            Passed to :meth:`recommend`.
+            Passed to :meth:`recommend`. ``users`` are always your own ids; ``ids``
+            (default "index") says how ``items`` / ``exclude_items`` are given.
 
         Returns
         -------
@@ -287,7 +329,11 @@ class Recommender(BaseEstimator):
         """
         check_is_fitted(self)
         labels = np.atleast_1d(np.asarray(users))
-        idx, scores = self.recommend(self.users_.to_index(labels), k, **kwargs)
+        ids = check_ids(kwargs.pop("ids", "index"))
+        for key in ("items", "exclude_items"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = to_index(kwargs[key], self.items_, "item", ids, key)
+        idx, scores = self.recommend(to_index(labels, self.users_, "user", "raw"), k, ids="index", **kwargs)
         valid = idx >= 0
         rows = np.nonzero(valid)
         frame = pd.DataFrame(
@@ -302,59 +348,77 @@ class Recommender(BaseEstimator):
             frame["title"] = item_info["title"].reindex(idx[valid]).to_numpy()
         return frame
 
-    def similar_items(self, items: ArrayLike, k: int = 10) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    def similar_items(
+        self, items: ArrayLike, k: int = 10, *, ids: str = "index"
+    ) -> tuple[NDArray, NDArray[np.float32]]:
         """Most similar items by cosine similarity of item embeddings (self excluded).
 
         Parameters
         ----------
-        items : array of int
-            Internal item indices.
+        items : array
+            Internal item indices, or your own item ids with ``ids="raw"``.
         k : int, default 10
+        ids : {"index", "raw"}, default "index"
+            How ``items`` are given and the returned items named.
 
         Returns
         -------
         idx, scores : ndarrays of shape (len(items), k)
-            Padded with -1 / -inf when ``k >= n_items``.
+            Padded with -1 / -inf when ``k >= n_items`` (with ``ids="raw"``: your item
+            ids, padded with None).
 
         Raises
         ------
         AttributeError
             The model has no item embeddings.
+        graphrec.exceptions.UnknownIdError
+            ``ids="raw"`` and an item id the model does not know.
         """
         check_is_fitted(self)
-        items = as_index_array(items, self.n_items_, "items")
+        ids = check_ids(ids)
+        items = to_index(items, self.items_, "item", ids)
         k = check_positive_int(k, "k")
         vectors = getattr(self, "item_embeddings_", None)
         if vectors is None:
             raise AttributeError(f"{type(self).__name__} has no item embeddings for similar_items")
-        return similar(vectors, items, k, similarity="cosine")
+        idx, scores = similar(vectors, items, k, similarity="cosine")
+        return to_output(idx, self.items_, ids), scores
 
-    def similar_users(self, users: ArrayLike, k: int = 10) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    def similar_users(
+        self, users: ArrayLike, k: int = 10, *, ids: str = "index"
+    ) -> tuple[NDArray, NDArray[np.float32]]:
         """Most similar users by cosine similarity of user embeddings (self excluded).
 
         Parameters
         ----------
-        users : array of int
-            Internal user indices.
+        users : array
+            Internal user indices, or your own user ids with ``ids="raw"``.
         k : int, default 10
+        ids : {"index", "raw"}, default "index"
+            How ``users`` are given and the returned users named.
 
         Returns
         -------
         idx, scores : ndarrays of shape (len(users), k)
-            Padded with -1 / -inf when ``k >= n_users``.
+            Padded with -1 / -inf when ``k >= n_users`` (with ``ids="raw"``: your user
+            ids, padded with None).
 
         Raises
         ------
         AttributeError
             The model has no user embeddings.
+        graphrec.exceptions.UnknownIdError
+            ``ids="raw"`` and a user id the model does not know.
         """
         check_is_fitted(self)
-        users = as_index_array(users, self.n_users_, "users")
+        ids = check_ids(ids)
+        users = to_index(users, self.users_, "user", ids)
         k = check_positive_int(k, "k")
         vectors = getattr(self, "user_embeddings_", None)
         if vectors is None:
             raise AttributeError(f"{type(self).__name__} has no user embeddings for similar_users")
-        return similar(vectors, users, k, similarity="cosine")
+        idx, scores = similar(vectors, users, k, similarity="cosine")
+        return to_output(idx, self.users_, ids), scores
 
     # ------------------------------------------------------------------ cold start, explanations
     def fold_in(
@@ -461,16 +525,29 @@ class Recommender(BaseEstimator):
         return rows
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Save hyperparameters and fitted state to directory ``path`` (atomic).
+
+        The folder is written beside ``path`` and renamed into place. A save never
+        destroys what was there: see :func:`graphrec.persistence.check_target`.
+
+        Parameters
+        ----------
+        path : path
+            A new or empty folder, or (with ``overwrite``) an existing model folder.
+        overwrite : bool, default False
+            Replace an existing graphrec model at ``path``.
 
         Raises
         ------
         TypeError
             A fitted attribute cannot be stored without pickle.
+        graphrec.persistence.OutputExistsError
+            ``path`` is a file or a non-empty folder that is not a graphrec model, a
+            model and ``overwrite`` is False, or a model folder holding other files.
         """
         check_is_fitted(self)
-        write_state(path, self._to_state())
+        write_state(path, self._to_state(), overwrite=overwrite)
 
     def _to_state(self) -> ModelState:
         fitted = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}

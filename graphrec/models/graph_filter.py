@@ -38,7 +38,7 @@ from graphrec.graph import normalized_interactions
 from graphrec.models.base import Recommender
 from graphrec.utils import check_positive_float, check_positive_int, numpy_rng
 
-__all__ = ["GraphFilter"]
+__all__ = ["GraphFilter", "choose_n_components"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,12 @@ class GraphFilter(Recommender):
 
     Parameters
     ----------
-    n_components : int, default 256
+    n_components : int or "auto", default "auto"
         Singular vectors kept by the ideal low-pass filter (the paper's ``k``;
         named so that ``k`` keeps its one meaning, the list length). 0 keeps
-        only the linear filter.
+        only the linear filter. "auto" is GF-CF's 256, shrunk to
+        ``min(n_users, n_items) - 1`` on smaller data (logged); the number used
+        is ``n_components_``.
     alpha : float, default 0.3
         Weight of the ideal low-pass filter (GF-CF uses 0.3).
     solver : {"randomized", "arpack"}, default "randomized"
@@ -61,8 +63,9 @@ class GraphFilter(Recommender):
         ``scipy.sparse.linalg.svds`` (exact, slower).
     n_iter : int, default 4
         Power iterations of the randomized solver.
-    random_state : int or None
-        Seed of the SVD's random start.
+    random_state : int or None, default 0
+        Seed of the SVD's random start (the default gives the same model twice;
+        None draws a fresh one).
     device : str, default "auto"
         Where the low-rank product runs ("auto": CUDA when available).
     verbose : bool, default False
@@ -70,6 +73,8 @@ class GraphFilter(Recommender):
 
     Attributes
     ----------
+    n_components_ : int
+        Singular vectors used.
     item_filter_ : scipy.sparse.csr_array, shape (n_items, n_items)
         The linear filter ``R~^T R~`` (float32).
     user_embeddings_ : ndarray of float32, shape (n_users, n_components)
@@ -98,11 +103,11 @@ class GraphFilter(Recommender):
     def __init__(
         self,
         *,
-        n_components: int = 256,
+        n_components: int | str = "auto",
         alpha: float = 0.3,
         solver: str = "randomized",
         n_iter: int = 4,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         device: str = "auto",
         verbose: bool = False,
     ) -> None:
@@ -115,7 +120,8 @@ class GraphFilter(Recommender):
         self.verbose = verbose
 
     def _check_params(self) -> None:
-        check_positive_int(self.n_components, "n_components", minimum=0)
+        if self.n_components != "auto":
+            check_positive_int(self.n_components, "n_components", minimum=0)
         check_positive_float(self.alpha, "alpha", allow_zero=True)
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
@@ -123,17 +129,13 @@ class GraphFilter(Recommender):
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         limit = min(train.n_users, train.n_items) - 1
-        if self.n_components > limit:
-            raise ValueError(
-                f"n_components must be < min(n_users, n_items) = {limit + 1} for this data, "
-                f"got {self.n_components}"
-            )
+        self.n_components_ = choose_n_components(self.n_components, limit, default=256, owner="GraphFilter")
         start = time.perf_counter()
         norm = normalized_interactions(train)  # binary R~ = Du^-1/2 R Di^-1/2
         item_degree = np.bincount(train.item_idx, minlength=train.n_items).astype(np.float64)
         self.item_filter_ = _gram(norm)
         self._log("item-item filter (%d non-zeros)", start, self.item_filter_.nnz)
-        k = int(self.n_components)
+        k = self.n_components_
         if k == 0:
             vt = np.zeros((0, train.n_items), np.float32)
             s = np.zeros(0, np.float32)
@@ -229,6 +231,39 @@ class GraphFilter(Recommender):
         return np.asarray(
             binary @ (np.asarray(self.item_embeddings_, np.float64) * scale[:, None]), np.float32
         )
+
+
+def choose_n_components(requested: int | str, limit: int, *, default: int, owner: str) -> int:
+    """The number of singular vectors to use: ``requested``, or for "auto" ``min(default, limit)``.
+
+    ``limit`` is ``min(n_users, n_items) - 1`` (the most a truncated SVD gives).
+    "auto" shrinking below ``default`` is logged (INFO).
+
+    Raises
+    ------
+    ValueError
+        An int ``requested`` above ``limit``.
+
+    Examples
+    --------
+    >>> choose_n_components("auto", 19, default=256, owner="GraphFilter")
+    19
+    >>> choose_n_components(8, 19, default=256, owner="GraphFilter")
+    8
+    """
+    limit = max(int(limit), 0)
+    if requested == "auto":
+        k = min(int(default), limit)
+        if k < default:
+            logger.info("%s: n_components='auto' uses %d singular vectors (min(n_users, n_items) - 1; "
+                        "default %d)", owner, k, default)
+        return k
+    k = int(requested)
+    if k > limit:
+        raise ValueError(
+            f"n_components must be < min(n_users, n_items) = {limit + 1} for this data, got {requested}"
+        )
+    return k
 
 
 def _randomized_right_svd(a: sp.csr_array, k: int, *, n_iter: int, seed: int,

@@ -30,7 +30,7 @@ from graphrec.retrieval import SIMILARITIES
 from graphrec.training import TrainableModel, engine_parameters, fit_embeddings
 from graphrec.utils import check_positive_float, check_positive_int, numpy_rng, torch_generator
 
-__all__ = ["LightGCN", "PropagationModule", "propagate"]
+__all__ = ["LightGCN", "PropagationModule", "perturbed_propagate", "propagate"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,106 @@ def propagate(
     return _SymmetricPropagation.apply(x, adjacency, tuple(float(w) for w in weights))
 
 
+class _PerturbedPropagation(torch.autograd.Function):
+    """SimGCL/XSimGCL's noisy propagation: ``sum_k w_k E_k`` and ``E_layer``, where
+    ``E_0 = X`` and ``E_k = A E_(k-1) + eps * sign(A E_(k-1)) * normalize(U_k)``.
+
+    The noise does not depend on ``X`` where the sign is constant (everywhere but a
+    null set), so the Jacobian is the clean propagation's: the backward is
+    ``sum_k w_k A^k G + A^layer G_layer`` (``A`` symmetric), with no stored activations.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        adjacency: torch.Tensor | None,
+        weights: tuple[float, ...],
+        layer: int,
+        eps: float,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out = x * weights[0]
+        h, at_layer = x, x
+        for k, w in enumerate(weights[1:], start=1):
+            h = adjacency @ h  # type: ignore[operator]  # set whenever there is more than one weight
+            if eps:
+                noise = torch.rand(h.shape, generator=generator, device=generator.device).to(h.device)
+                h = h + torch.sign(h) * torch.nn.functional.normalize(noise, dim=1) * eps
+            out = out + h * w
+            if k == layer:
+                at_layer = h
+        ctx.adjacency, ctx.weights, ctx.layer = adjacency, weights, layer
+        return out, at_layer.clone() if layer == 0 else at_layer
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor, grad_layer: torch.Tensor):
+        grad = _combine(grad_out.contiguous(), ctx.adjacency, ctx.weights)
+        if ctx.layer == 0:
+            grad = grad + grad_layer
+        else:
+            only = tuple([0.0] * ctx.layer + [1.0])
+            grad = grad + _combine(grad_layer.contiguous(), ctx.adjacency, only)
+        return grad, None, None, None, None, None
+
+
+def perturbed_propagate(
+    x: torch.Tensor,
+    adjacency: torch.Tensor | None,
+    weights: tuple[float, ...],
+    *,
+    eps: float,
+    layer: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noise-perturbed propagation of SimGCL / XSimGCL (Yu et al. 2022, 2023).
+
+    Each layer adds uniform noise of norm ``eps`` in the orthant of its output:
+    ``E_k = A E_(k-1) + eps * sign(A E_(k-1)) * normalize(U_k)``, ``U_k ~ U[0, 1)``
+    entry-wise, each row normalised to unit length (the noise then propagates to the
+    later layers, as in XSimGCL's code). With ``eps = 0`` it is :func:`propagate`.
+
+    Parameters
+    ----------
+    x : Tensor, shape (n_nodes, d)
+        Ego embeddings.
+    adjacency : sparse Tensor (n_nodes, n_nodes), symmetric, or None with one weight
+    weights : tuple of float
+        Layer-combination weights, layer 0 first.
+    eps : float
+        Noise norm per row and layer.
+    layer : int
+        Which layer's perturbed embeddings to return as well (0: ``x``).
+    generator : torch.Generator
+        Source of the noise.
+
+    Returns
+    -------
+    final : Tensor, shape (n_nodes, d)
+        ``sum_k weights[k] * E_k``.
+    at_layer : Tensor, shape (n_nodes, d)
+        ``E_layer``.
+
+    Raises
+    ------
+    ValueError
+        ``layer`` beyond the last layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = torch.tensor([[0.0, 1.0], [1.0, 0.0]]).to_sparse_csr()
+    >>> x = torch.tensor([[1.0], [0.0]])
+    >>> final, first = perturbed_propagate(x, a, (0.5, 0.5), eps=0.0, layer=1, generator=torch.Generator())
+    >>> final.ravel().tolist(), first.ravel().tolist()
+    ([0.5, 0.5], [0.0, 1.0])
+    """
+    if not 0 <= layer < len(weights):
+        raise ValueError(f"contrast_layer must be in [0, {len(weights) - 1}] (the layers), got {layer}")
+    return _PerturbedPropagation.apply(x, adjacency, tuple(float(w) for w in weights), int(layer),
+                                       float(eps), generator)
+
+
 class PropagationModule(torch.nn.Module):
     """Trainable ego embeddings plus a fixed propagation (the engine's module protocol).
 
@@ -178,6 +278,7 @@ class PropagationModule(torch.nn.Module):
         self.ego = torch.nn.Parameter(init.to(device))
         self.adjacency = adjacency
         self.layer_weights = layer_weights
+        self.noise_generator = generator  # continues the seeded stream (contrastive noise)
 
     def forward(
         self, rows: torch.Tensor | None = None, reg_weights: torch.Tensor | None = None
@@ -186,6 +287,13 @@ class PropagationModule(torch.nn.Module):
             return propagate(self.ego, self.adjacency, self.layer_weights)
         weights = tuple(float(w) for w in self.layer_weights)
         return _RowPropagation.apply(self.ego, self.adjacency, weights, rows, reg_weights)
+
+    def perturbed(self, eps: float, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """All final node embeddings of one noise-perturbed propagation, and its layer ``layer``
+        (:func:`perturbed_propagate`; the engine's contrastive option)."""
+        return perturbed_propagate(
+            self.ego, self.adjacency, self.layer_weights, eps=eps, layer=layer, generator=self.noise_generator
+        )
 
 
 class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
@@ -242,7 +350,10 @@ class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
             raise ValueError(
                 f"similarity must be None or one of {SIMILARITIES}, got {self.similarity!r}"
             )
-        self._layer_weights()  # validates n_layers / layer_weights
+        n_layers = len(self._layer_weights()) - 1  # validates n_layers / layer_weights
+        layer = self.contrast_layer
+        if self.contrastive_weight and layer is not None and layer > n_layers:
+            raise ValueError(f"contrast_layer must be <= n_layers = {n_layers}, got {layer!r}")
 
     def _build_module(
         self, train: Interactions, device: torch.device, generator: torch.Generator

@@ -72,6 +72,23 @@ class TrainConfig:
         better Recall@20; the best state is restored in any case.
     eval_every : int, default 1
         Validate every this many epochs.
+    contrastive_weight : float, default 0.0
+        ``lambda`` of the contrastive term (SimGCL / XSimGCL, Yu et al. SIGIR 2022 and
+        TKDE 2023); 0 switches it off. With it, every step propagates the ego
+        embeddings with uniform noise added after each layer,
+        ``E_k = A E_(k-1) + noise_eps * sign(A E_(k-1)) * normalize(U_k)``
+        (``U_k ~ U[0, 1)`` per entry, rows normalised), and adds
+        ``lambda * graphrec.losses.cross_view_loss`` over the batch's distinct users
+        and items. Modules that propagate (LightGCN, MF) only.
+    noise_eps : float, default 0.1
+        ``eps``, the norm of each layer's noise.
+    contrastive_temperature : float, default 0.2
+        ``tau`` of the contrastive loss.
+    contrast_layer : int or None, default 1
+        XSimGCL (an int ``l``): one perturbed propagation serves the main loss, and its
+        final embeddings are contrasted with its layer-``l`` embeddings. None: SimGCL,
+        the main loss on the clean propagation and two more perturbed propagations
+        contrasted with each other.
 
     Raises
     ------
@@ -108,6 +125,10 @@ class TrainConfig:
     time_budget: float | None = None
     patience: int | None = None
     eval_every: int = 1
+    contrastive_weight: float = 0.0
+    noise_eps: float = 0.1
+    contrastive_temperature: float = 0.2
+    contrast_layer: int | None = 1
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "epochs")
@@ -143,6 +164,11 @@ class TrainConfig:
             check_positive_float(self.time_budget, "time_budget")
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
+        check_positive_float(self.contrastive_weight, "contrastive_weight", allow_zero=True)
+        check_positive_float(self.noise_eps, "noise_eps", allow_zero=True)
+        check_positive_float(self.contrastive_temperature, "contrastive_temperature")
+        if self.contrast_layer is not None:
+            check_positive_int(self.contrast_layer, "contrast_layer", minimum=0)
 
 
 def config_parameters_doc(config: type[TrainConfig] = TrainConfig) -> str:

@@ -38,6 +38,7 @@ from graphrec.losses import (
     LOSSES,
     bce_loss,
     bpr_loss,
+    cross_view_loss,
     infonce_loss,
     pool_bpr_loss,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "batch_loss",
     "batch_objective",
     "batch_rows",
+    "contrastive_loss",
     "cpu_threads",
     "learning_rate",
     "train_step",
@@ -210,6 +212,46 @@ def batch_loss(
     return data + reg * penalty, data
 
 
+def contrastive_loss(
+    module: torch.nn.Module,
+    batch: Batch,
+    *,
+    eps: float,
+    temperature: float,
+    layer: int | None,
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The SimGCL / XSimGCL term of one batch, and the final embeddings the main loss uses.
+
+    ``layer`` an int (XSimGCL): one perturbed propagation; its final embeddings are
+    returned for the main loss and contrasted with its layer-``layer`` embeddings.
+    ``layer`` None (SimGCL): two perturbed propagations contrasted with each other; the
+    main loss keeps the clean propagation (None is returned in its place). The contrast
+    runs over the batch's distinct users and distinct positive items
+    (:func:`graphrec.losses.cross_view_loss`).
+
+    Raises
+    ------
+    ValueError
+        The module does not propagate (it has no ``perturbed`` method, e.g. NCF).
+    """
+    inner = _unwrap(module)
+    if not hasattr(inner, "perturbed"):
+        raise ValueError(
+            f"contrastive_weight needs a propagation module (LightGCN, MF), not {type(inner).__name__}"
+        )
+    users = torch.unique(batch.users)
+    items = torch.unique(batch.items) + inner.n_users
+    if layer is None:
+        a, _ = inner.perturbed(eps, 0)
+        b, _ = inner.perturbed(eps, 0)
+        final = None
+    else:
+        a, b = inner.perturbed(eps, layer)
+        final = a
+    term = cross_view_loss(a[users], b[users], a[items], b[items], temperature=temperature)
+    return final, term
+
+
 def train_step(
     module: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -219,6 +261,7 @@ def train_step(
     reg: float = 1e-4,
     temperature: float = 0.1,
     hard: int = 0,
+    contrast: dict[str, Any] | None = None,
 ) -> float:
     """Forward, loss, backward and one optimiser step; returns the data loss.
 
@@ -229,6 +272,11 @@ def train_step(
     ``module`` may be wrapped in ``DistributedDataParallel`` (gradients are
     averaged across workers by the wrapper during ``backward``).
 
+    ``contrast`` (``weight``, ``eps``, ``temperature``, ``layer``: the engine's
+    ``contrastive_*`` settings; None or weight 0 for none) adds ``weight`` times
+    :func:`contrastive_loss` to the objective; with XSimGCL's ``layer`` the main loss
+    scores the perturbed propagation's embeddings.
+
     Raises
     ------
     TrainingError
@@ -236,12 +284,24 @@ def train_step(
     """
     inner = _unwrap(module)
     rows, weights = batch_rows(batch, inner.n_users, reg=reg, dtype=inner.ego.dtype)
-    scored, penalty = module(rows, weights)
+    term = None
+    final = None
+    if contrast and contrast["weight"]:
+        final, term = contrastive_loss(
+            module, batch, eps=contrast["eps"], temperature=contrast["temperature"], layer=contrast["layer"]
+        )
+    if final is None:
+        scored, penalty = module(rows, weights)
+    else:  # XSimGCL: the main loss on the perturbed propagation, the L2 term on the ego rows
+        scored = final.index_select(0, rows)
+        penalty = (inner.ego.index_select(0, rows).square().sum(1) * weights).sum() if weights is not None else 0
     data = batch_objective(
         scored, batch, loss=loss, temperature=temperature, hard=hard,
         scorer=getattr(inner, "score_pairs", None),  # a module's own pair scorer (NCF), if any
     )
     total = data + reg * penalty if weights is not None else data
+    if term is not None:
+        total = total + contrast["weight"] * term  # type: ignore[index]  # set with term
     value = float(data.detach())
     if not math.isfinite(value) or not math.isfinite(float(total.detach())):
         lr = optimizer.param_groups[0]["lr"]

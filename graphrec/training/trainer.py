@@ -185,6 +185,8 @@ class Trainer:
                 train_step(
                     self.module, self.optimizer, batch, loss=loss, reg=c.reg,
                     temperature=c.temperature, hard=hard,
+                    contrast={"weight": c.contrastive_weight, "eps": c.noise_eps,
+                              "temperature": c.contrastive_temperature, "layer": c.contrast_layer},
                 )
             )
             self.step += 1

@@ -9,6 +9,7 @@ Plotting libraries (matplotlib, plotly) are imported inside the functions, so
 - :func:`neighborhood_html`: the same view as a self-contained interactive HTML file.
 - :func:`embedding_map`, :func:`project_embeddings`: 2-D maps of embeddings.
 - :func:`training_curves`: loss and metrics over epochs from a model's history.
+- :func:`fit_fonts`: a font with the labels' glyphs (CJK titles), or a warning.
 - :func:`save_figure`: save a figure by extension (what the CLI and the demo call);
   :func:`save_neighborhood`: draw and save a neighbourhood in one call, PNG/SVG/PDF or
   HTML by extension.
@@ -20,7 +21,7 @@ Plotting libraries (matplotlib, plotly) are imported inside the functions, so
 from graphrec.viz.curves import training_curves
 from graphrec.viz.embeddings import embedding_map, project_embeddings
 from graphrec.viz.html import neighborhood_html
-from graphrec.viz.io import save_figure, save_neighborhood
+from graphrec.viz.io import fit_fonts, save_figure, save_neighborhood
 from graphrec.viz.layout import Neighborhood, neighborhood_graph
 from graphrec.viz.neighborhood import draw_neighborhood, neighborhood
 from graphrec.viz.options import NeighborhoodOptions
@@ -30,6 +31,7 @@ __all__ = [
     "NeighborhoodOptions",
     "draw_neighborhood",
     "embedding_map",
+    "fit_fonts",
     "neighborhood",
     "neighborhood_graph",
     "neighborhood_html",

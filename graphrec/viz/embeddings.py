@@ -237,6 +237,9 @@ def embedding_map(
         a.set_xticks([])
         a.set_yticks([])
     fig.tight_layout()
+    from graphrec.viz.io import fit_fonts
+
+    fit_fonts(fig)
     return fig
 
 

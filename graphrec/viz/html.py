@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graphrec.viz.layout import Neighborhood, neighborhood_graph
+from graphrec.viz.layout import Neighborhood, _centre_ids, neighborhood_graph
 from graphrec.viz.neighborhood import COLORS
 from graphrec.viz.options import takes_options
 
@@ -154,6 +154,7 @@ def neighborhood_html(
     user: int | None = None,
     item: int | None = None,
     *,
+    ids: str | None = None,
     path: str | os.PathLike | None = None,
     **options: Any,
 ) -> str:
@@ -165,8 +166,8 @@ def neighborhood_html(
 
     Parameters
     ----------
-    model, user, item
-        As in :func:`graphrec.viz.neighborhood`.
+    model, user, item, ids
+        As in :func:`graphrec.viz.neighborhood` (``ids="raw"``: your own id).
     path : str or PathLike, optional
         Write the document here (parent folders created).
     **options
@@ -187,7 +188,8 @@ def neighborhood_html(
         import plotly  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("neighborhood_html needs plotly: pip install plotly") from exc
-    nb = neighborhood_graph(model, user, item, **options)
+    ids = _centre_ids(ids, model, user, options.get("train"))
+    nb = neighborhood_graph(model, user, item, ids=ids, **options)
     fig = neighborhood_plotly(nb)
     doc = fig.to_html(
         include_plotlyjs=True, full_html=True, include_mathjax=False, config={"displaylogo": False}

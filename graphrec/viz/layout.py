@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graphrec._ids import door_ids, to_index
 from graphrec.data.interactions import Interactions
 from graphrec.explain import (
     _resolve_weighting,
@@ -108,11 +109,26 @@ def _recommendations(model: Any, user: int | None, item: int | None, k: int):
     return idx[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
 
+def _centre_ids(ids: str | None, model: Any, user: Any, train: Any, stacklevel: int = 4) -> str | None:
+    """``ids`` of a neighbourhood view resolved where the user called it (for the warning's line)."""
+    if ids is not None:
+        return ids
+    if model is not None and hasattr(model, "users_"):
+        idmap = model.users_ if user is not None else model.items_
+    elif train is not None:
+        idmap = train.users if user is not None else train.items
+    else:
+        return None
+    return door_ids(None, idmap, "the neighbourhood centre", stacklevel=stacklevel)
+
+
 @takes_options
 def neighborhood_graph(
     model: Any = None,
     user: int | None = None,
     item: int | None = None,
+    *,
+    ids: str | None = None,
     **options: Any,
 ) -> Neighborhood:
     """Select, rank and lay out the neighbourhood of a user (or item).
@@ -137,8 +153,13 @@ def neighborhood_graph(
         Fitted. Gives the recommendations (user centre: ``recommend``; item centre:
         ``similar_items`` when it has item embeddings) and, without ``train``, the graph
         (from ``model.seen_``). May be None when ``train`` is given and ``k=0``.
-    user, item : int
-        Internal index of the centre; exactly one.
+    user, item : int or label
+        The centre, exactly one: your own id with ``ids="raw"``, the internal index
+        with ``ids="index"``.
+    ids : {"raw", "index"}, optional
+        How the centre is given. Not given: the internal index, with a
+        ``FutureWarning`` where the model's ids differ from its indices (the default
+        becomes ``"raw"`` in graphrec 0.3.0).
     **options
         ``hops=2``, ``k=10``, ``max_nodes=60``, ``paths_per_item=2``, ``train=None``,
         ``item_info=None``, ``weighting="auto"``, ``label_width=28``: see
@@ -155,6 +176,8 @@ def neighborhood_graph(
         and no ``train``, or ``k > 0`` without a model.
     IndexError
         Centre out of range.
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and an id the model does not know.
     """
     if (user is None) == (item is None):
         raise ValueError("give exactly one of user or item")
@@ -165,6 +188,11 @@ def neighborhood_graph(
         raise ValueError("give a fitted model (or train with k=0)")
     # train is not None when model is (checked above)
     x = training_interactions(model, train) if model is not None else cast(Interactions, train)
+    ids = door_ids(ids, x.users if user is not None else x.items, "the neighbourhood centre")
+    if ids == "raw" and user is not None:
+        user = int(to_index([user], x.users, "user", "raw")[0])
+    elif ids == "raw":
+        item = int(to_index([cast(Any, item)], x.items, "item", "raw")[0])
     if user is not None:
         if not 0 <= int(user) < x.n_users:
             raise IndexError(f"user index {user} out of range [0, {x.n_users})")

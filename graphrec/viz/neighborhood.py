@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graphrec.viz.layout import Neighborhood, neighborhood_graph
+from graphrec.viz.layout import Neighborhood, _centre_ids, neighborhood_graph
 from graphrec.viz.options import takes_options
 
 __all__ = ["draw_neighborhood", "neighborhood"]
@@ -34,6 +34,7 @@ def neighborhood(
     user: int | None = None,
     item: int | None = None,
     *,
+    ids: str | None = None,
     figsize: tuple[float, float] = (16, 12),
     dpi: int = 100,
     explain_panel: bool = True,
@@ -53,9 +54,9 @@ def neighborhood(
 
     Parameters
     ----------
-    model, user, item
+    model, user, item, ids
         As in :func:`graphrec.viz.neighborhood_graph` (node selection, cap and layout
-        live there).
+        live there); ``ids="raw"`` takes your own user or item id.
     figsize, dpi : default (16, 12), 100
         Figure size in inches; the default saves at 1600 x 1200 pixels.
     explain_panel : bool, default True
@@ -79,7 +80,8 @@ def neighborhood(
     >>> len(fig.axes) >= 1
     True
     """
-    nb = neighborhood_graph(model, user, item, **options)
+    ids = _centre_ids(ids, model, user, options.get("train"))
+    nb = neighborhood_graph(model, user, item, ids=ids, **options)
     return draw_neighborhood(
         nb, figsize=figsize, dpi=dpi, explain_panel=explain_panel, item_info=options.get("item_info")
     )
@@ -329,6 +331,9 @@ def draw_neighborhood(
     )
     if side is not None:
         _explain_panel(side, nb, item_info)
+    from graphrec.viz.io import fit_fonts
+
+    fit_fonts(fig)
     return fig
 
 
