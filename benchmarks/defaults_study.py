@@ -39,7 +39,7 @@ import graphrec as gr
 from graphrec.data.datasets import Dataset
 from graphrec.models import get_model_class
 
-DATASETS = ("lastfm", "movielens-small", "skew-0", "skew-1", "skew-1.5")
+DATASETS = ("lastfm", "skew-1.5", "movielens-small", "skew-1", "skew-0")
 
 #: candidate settings per model; "default" is the model's own defaults
 CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
@@ -48,14 +48,14 @@ CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "graphfilter": {"default": {}},
     "deepwalk": {
         "default": {},
-        "epochs8": {"epochs": 8},
-        "wpn10": {"walks_per_node": 10},
-        "win5": {"window": 5},
-        "len40": {"walk_length": 40},
-        "lr0.025": {"lr": 0.025},
         "neg0.75": {"neg_exponent": 0.75},
         "node": {"item_vectors": "node"},
-        "wpn10-epochs8": {"walks_per_node": 10, "epochs": 8},
+        "win5": {"window": 5},
+        "epochs2": {"epochs": 2},
+        "epochs8": {"epochs": 8},
+        "wpn10": {"walks_per_node": 10},
+        "len40": {"walk_length": 40},
+        "lr0.025": {"lr": 0.025},
     },
     "item2vec": {
         "default": {},
