@@ -11,8 +11,8 @@ import pytest
 
 import graphrec as gr
 
-#: every registered model but GraphFilter, whose small-data default is tested in test_graph_filter
-MODELS = ["Popularity", "MF", "LightGCN", "DeepWalk", "Item2Vec", "ALS", "PureSVD", "NCF"]
+#: every registered model (GraphFilter's small-data default is also tested in test_graph_filter)
+MODELS = ["Popularity", "MF", "LightGCN", "DeepWalk", "Item2Vec", "ALS", "PureSVD", "NCF", "GraphFilter"]
 
 
 @pytest.fixture(scope="module")
