@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import readme_tables  # noqa: E402
+import readme_tables
 
 
 @pytest.mark.parametrize("name", sorted(readme_tables.RENDER))

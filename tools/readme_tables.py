@@ -60,10 +60,10 @@ def render_demo(rec: dict[str, Any]) -> str:
                                      if load else "load not recorded")
     total = rec.get("seconds", {}).get("total", float("nan"))
     lines = [
-        f"The demo's own figures from a run on {rec['started']} ({total:.0f} s in all; {machine}). "
-        "LightGCN and MF are budget-bound, so their figures move with the epochs a machine fits in "
-        "the budget (the demo prints them); `python tools/readme_tables.py --record-demo OUT --write` "
-        "records a run's `OUT/run.json` here.",
+        (f"The demo's own figures from a run on {rec['started']} ({total:.0f} s in all; {machine}). "
+         "LightGCN and MF are budget-bound, so their figures move with the epochs a machine fits in "
+         "the budget (the demo prints them); `python tools/readme_tables.py --record-demo OUT --write` "
+         "records a run's `OUT/run.json` here."),
         "",
         "| model (demo budgets) | recall@20 | NDCG@20 | fit |",
         "|---|---:|---:|---:|",
