@@ -265,13 +265,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         try:
             result = fit_distributed(
-                model, ds.train, ds.valid, checkpoint_dir=args.checkpoint_dir, timeout=args.dist_timeout
+                model, ds.train, ds.valid, checkpoint_dir=args.checkpoint_dir, timeout=args.dist_timeout,
+                resume=args.resume,
             )
         except DistributedError as exc:
             print(f"graphrec train: error: {one_line(exc)}", file=sys.stderr, flush=True)
             os._exit(1)  # a broken process group can block the interpreter's exit
         if result.rank != 0:
             return 0  # rank 0 alone writes the model
+    elif args.checkpoint_dir or args.resume:
+        import inspect
+
+        if "resume" not in inspect.signature(model.fit).parameters:  # the engine's LightGCN, MF
+            raise UsageError(f"--checkpoint-dir/--resume need LightGCN or MF, not {type(model).__name__}")
+        model.fit(ds.train, ds.valid, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
     else:
         model.fit(ds.train, ds.valid)
     seconds = time.perf_counter() - start

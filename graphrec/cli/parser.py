@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="data-parallel fit (LightGCN, MF) in each rank of a torchrun job: "
         "torchrun --nproc_per_node N -m graphrec train ... --distributed",
     )
-    p.add_argument("--checkpoint-dir", help="with --distributed: rank 0 saves epoch checkpoints here")
+    p.add_argument("--checkpoint-dir", help="save training checkpoints here (LightGCN, MF; with --distributed: rank 0)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue a killed run from the newest checkpoint in DIR (same model, settings and data)")
     p.add_argument(
         "--dist-timeout",
         type=float,
