@@ -355,11 +355,10 @@ class Reranker(BaseEstimator):
         each candidate list's mean vector; "embedding": cosine of the raw
         ``item_embeddings_``; a 1-D array: item categories; a 2-D array: item
         feature vectors (cosine). A user's candidates share a large common
-        component (on the bundled sample, the raw cosine between items of a user's
-        LightGCN top 20 averages 0.97, and 0.96 after subtracting the catalogue
-        mean), so raw cosines barely tell them apart and MMR with them left 84% of
-        top-5 lists unchanged; relative to the list's mean they spread over
-        [-1, 1] (0.56 on average).
+        component (on the bundled sample, the raw cosine between the items of user
+        1's LightGCN top 20 averages 0.97, and 0.96 after subtracting the catalogue
+        mean, 0.56 relative to the candidate list's mean), so raw cosines barely tell
+        them apart: MMR with them at lambda 0.5 left 86% of top-5 lists unchanged.
     """
 
     def __init__(self, *, pool: int = 100, similarity: Any = "centered") -> None:

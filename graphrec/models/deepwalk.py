@@ -112,6 +112,9 @@ class DeepWalk(_SkipGramModel):
         Noise nodes are drawn with probability ~ degree ** neg_exponent. word2vec
         uses 0.75; uniform noise (0) keeps item popularity in the scores, which
         full-ranking recall rewards (Gowalla Recall@20 0.111 vs 0.092, one epoch).
+        On popularity-skewed data 0.75 collapses (validation Recall@20 0.002 against
+        popularity's 0.575 and the default's 0.581 on the most skewed set of
+        ``benchmarks/defaults_study.py``; RESULTS.md, issue 16).
     neg_share : int, default 8
         Consecutive shuffled pairs that share their noise nodes (1: none shared).
     p, q : float, default 1.0
