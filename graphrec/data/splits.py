@@ -13,6 +13,7 @@ and rank within each user's group); none loops over users in Python.
 from __future__ import annotations
 
 import logging
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -114,6 +115,10 @@ class Split:
 def _rng(random_state: RandomState) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
+    if random_state is not None and (
+        isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0
+    ):
+        raise ValueError(f"random_state must be an int >= 0, a numpy Generator or None, got {random_state!r}")
     return np.random.default_rng(random_state)
 
 
@@ -294,7 +299,7 @@ def temporal_split(
         raise ValueError("temporal_split needs timestamps; x.timestamps is None")
     t = x.timestamps
     if cutoff is None:
-        if test_size is None or not (0.0 < float(test_size) < 1.0):
+        if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
         n_test = max(1, int(np.floor(test_size * x.nnz + 0.5)))
         ts = np.sort(t)
