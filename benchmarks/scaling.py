@@ -48,14 +48,16 @@ GOWALLA = {"interactions": 1_027_370, "users": 29_858, "items": 40_981}
 #: global batch grows with the data (8192 * scale; ~100 steps per epoch at every size),
 #: because each step propagates over the whole graph: at a fixed batch an epoch costs
 #: (interactions / batch) x (one propagation ~ interactions), i.e. grows as N^2
-#: ("lightgcn-b8192" measures that); "lightgcn-s10" takes 10 steps per epoch (batch = train / 10),
-#: the cheapest full epoch, for the largest sizes on a busy machine.
+#: ("lightgcn-b8192" measures that); "lightgcn-s10" / "lightgcn-s20" take 10 / 20 steps per epoch
+#: (batch = train / 10 or / 20): the cheapest full epochs, for the largest sizes on a busy machine
+#: (a larger batch costs memory: batch temporaries grow with it).
 PARAMS: dict[str, dict[str, Any]] = {
     "popularity": {},
     "mf": {"epochs": 1},
     "lightgcn": {"epochs": 1, "batch_size": "8192*scale"},
     "lightgcn-b8192": {"epochs": 1, "batch_size": 8192},
     "lightgcn-s10": {"epochs": 1, "batch_size": "train/10"},
+    "lightgcn-s20": {"epochs": 1, "batch_size": "train/20"},
     "graphfilter": {},
     "als": {"iterations": 1},
     "puresvd": {},
@@ -70,6 +72,7 @@ NEXT_STEP = {
     "lightgcn": "data-parallel (graphrec.distributed), then PyG distributed partitioning + sharded embeddings",
     "lightgcn-b8192": "a batch that grows with the data (see lightgcn)",
     "lightgcn-s10": "as lightgcn",
+    "lightgcn-s20": "as lightgcn",
     "graphfilter": "the memory-bounded factored path, then an approximate (pruned) item-item filter",
     "als": "implicit's GPU ALS or Spark ALS (sharded factors)",
     "puresvd": "a distributed randomized SVD (e.g. Spark/Dask) on the sharded matrix",
@@ -163,8 +166,8 @@ def model_params(name: str, scale: float | None, overrides: dict, n_train: int) 
     for key, value in {**PARAMS[name], **overrides}.items():
         if value == "8192*scale":
             value = max(8192, round(8192 * (scale or 1.0)))
-        elif value == "train/10":
-            value = -(-n_train // 10)
+        elif isinstance(value, str) and value.startswith("train/"):
+            value = -(-n_train // int(value.split("/")[1]))
         params[key] = value
     return params
 
