@@ -313,11 +313,20 @@ def add_predictions(rows: list[dict], scales: list[float], shape: str, base: int
 
 
 def fits_up_to(f: dict) -> float | None:
-    """Interactions at which the fitted memory curve (above the interpreter's) reaches :data:`USABLE_MB`."""
+    """Interactions at which memory (above the interpreter's) reaches :data:`USABLE_MB` - 500 MB.
+
+    The smaller of two extrapolations from the largest size that ran: the curve between
+    the two largest sizes, and linear growth from the largest (fixed costs make the
+    measured small-size slopes sub-linear, which would promise too much).
+    """
     p = f.get("net_peak_mb")
     if not p or p["exponent_top"] <= 0:
         return None
-    return math.exp((math.log(USABLE_MB - 500) - p["a_top"]) / p["exponent_top"])
+    budget = USABLE_MB - 500
+    curve = math.exp((math.log(budget) - p["a_top"]) / p["exponent_top"])
+    n_max = p["range"][1]
+    linear = n_max * budget / (math.exp(p["a_top"]) * n_max ** p["exponent_top"])
+    return min(curve, linear)
 
 
 def report(rows: list[dict]) -> str:
@@ -345,8 +354,9 @@ def report(rows: list[dict]) -> str:
         pts = f.get("net_peak_mb", next(iter(f.values())))
         lines.append(f"| {model} | " + " | ".join(cell[k] for k in keys)
                      + f" | {pts['points']} ({pts['range'][0]:,}-{pts['range'][1]:,}) |")
-    lines += ["", (f"Fits on one {MACHINE_MB // 1024} GB machine (peak RSS <= {USABLE_MB // 1024} GB by the memory "
-              "curve between the two largest sizes that ran; the largest run in brackets):"), "",
+    lines += ["", (f"Fits on one {MACHINE_MB // 1024} GB machine: peak RSS <= {USABLE_MB // 1024} GB, extrapolated "
+              "from the largest size that ran (the smaller of its local curve and linear growth; "
+              "the largest run and its peak in brackets):"), "",
               "| model | fits up to (interactions) | largest run | then use |", "|---|---|---|---|"]
     for model, f in fits.items():
         n_max = fits_up_to(f)
