@@ -23,6 +23,12 @@ __version__ = "0.1.0"
 # public name -> (module that defines it, attribute in that module or None for the module)
 _LAZY: dict[str, tuple[str, str | None]] = {
     "ALS": ("graphrec.models", "ALS"),
+    "ContentBased": ("graphrec.models.hybrid", "ContentBased"),
+    "FeatureError": ("graphrec.data.features", "FeatureError"),
+    "Features": ("graphrec.data.features", "Features"),
+    "HybridLightGCN": ("graphrec.models.hybrid", "HybridLightGCN"),
+    "HybridMF": ("graphrec.models.hybrid", "HybridMF"),
+    "hetero": ("graphrec.hetero", None),
     "MF": ("graphrec.models", "MF"),
     "MODELS": ("graphrec.models", "MODELS"),
     "NCF": ("graphrec.models", "NCF"),
@@ -53,6 +59,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "rerank": ("graphrec.rerank", None),
     "retrieval": ("graphrec.retrieval", None),
     "splits": ("graphrec.data.splits", None),
+    "tune": ("graphrec.tuning", "tune"),
+    "tuning": ("graphrec.tuning", None),
     "viz": ("graphrec.viz", None),
 }
 
@@ -61,11 +69,16 @@ __all__ = [
     "MF",
     "MODELS",
     "NCF",
+    "ContentBased",
     "Dataset",
     "DeepWalk",
     "EmbeddingRecommender",
     "Ensemble",
+    "FeatureError",
+    "Features",
     "GraphFilter",
+    "HybridLightGCN",
+    "HybridMF",
     "IdMap",
     "Interactions",
     "Item2Vec",
@@ -84,18 +97,33 @@ __all__ = [
     "evaluate",
     "explain",
     "graph",
+    "hetero",
     "load",
     "metrics",
     "rerank",
     "retrieval",
     "splits",
+    "tune",
+    "tuning",
     "viz",
 ]
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on first use
-    from graphrec import ann, coldstart, explain, graph, metrics, rerank, retrieval, viz
+    from graphrec import (
+        ann,
+        coldstart,
+        explain,
+        graph,
+        hetero,
+        metrics,
+        rerank,
+        retrieval,
+        tuning,
+        viz,
+    )
     from graphrec.data import datasets, splits
     from graphrec.data.datasets import Dataset
+    from graphrec.data.features import FeatureError, Features
     from graphrec.data.ids import IdMap
     from graphrec.data.interactions import Interactions
     from graphrec.data.splits import Split
@@ -116,7 +144,9 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     from graphrec.models.deepwalk import DeepWalk, Item2Vec
     from graphrec.models.ensemble import Ensemble
     from graphrec.models.graph_filter import GraphFilter
+    from graphrec.models.hybrid import ContentBased, HybridLightGCN, HybridMF
     from graphrec.models.spectral import SpectralFilter
+    from graphrec.tuning import tune
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,13 @@ New items
     embeddings on warm items and applies it to new ones;
     :func:`content_features` builds genre and title-token features.
 
-One piece (~510 lines, mostly docstrings): both halves answer one question, what
+Side information
+    :func:`new_item_vectors`, :func:`new_user_vectors` and
+    :func:`recommend_new_users_from` place items known only by features and users
+    known only by features or friends, through a hybrid model
+    (:class:`graphrec.HybridLightGCN`).
+
+One piece (~660 lines, mostly docstrings): both halves answer one question, what
 to do with a user or item the model never saw, and each is small on its own.
 """
 
@@ -38,7 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from graphrec._ids import door_ids, to_index, to_output
+from graphrec._ids import check_ids, door_ids, to_index, to_output
 from graphrec.exceptions import ColdStartError
 from graphrec.retrieval import rank_blocks
 from graphrec.utils import check_positive_float, check_positive_int
@@ -51,8 +57,11 @@ __all__ = [
     "fold_in_user",
     "fold_in_users",
     "fold_in_vectors",
+    "new_item_vectors",
+    "new_user_vectors",
     "recommend_new_user",
     "recommend_new_users",
+    "recommend_new_users_from",
 ]
 
 FOLD_IN_METHODS = ("auto", "propagation", "ridge", "mean")
@@ -505,3 +514,159 @@ def content_features(
     if not parts:
         raise ValueError("select at least one of genres and title")
     return sp.csr_array(sp.hstack(parts).astype(np.float32))
+
+
+# ---------------------------------------------------------------------- side information
+# New items and users described by features and links (graphrec.HybridLightGCN and the
+# other hybrid models); the arithmetic is the model's (embed_new_items / embed_new_users).
+
+
+def _index_rows(lists: Sequence[ArrayLike], idmap: Any, name: str, ids: str = "index") -> sp.csr_array:
+    """Id lists (one per new node) as a 0/1 CSR matrix (len(lists), len(idmap)); duplicates merged."""
+    if isinstance(lists, (str, bytes)) or not isinstance(lists, Sequence):
+        raise TypeError(f"{name} must be a sequence of id arrays, one per new user/item")
+    role = "user" if name == "friends" else "item"
+    idx = [to_index(v, idmap, role, check_ids(ids), name) for v in lists]
+    n = len(idmap)
+    indptr = np.concatenate([[0], np.cumsum([len(v) for v in idx])]).astype(np.int64)
+    ind = np.concatenate(idx) if idx else np.empty(0, np.int64)
+    m = sp.csr_array((np.ones(len(ind), np.float32), ind, indptr), shape=(len(idx), n))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def _side_model(model: Any, method: str) -> Any:
+    check_is_fitted(model)
+    if not hasattr(model, method):
+        raise TypeError(
+            f"{type(model).__name__} cannot place new users/items from features or links; "
+            "fit a hybrid model (graphrec.HybridLightGCN, HybridMF, ContentBased) or use "
+            "ContentItemMapper for items"
+        )
+    return getattr(model, method)
+
+
+def new_item_vectors(
+    model: Any, features: Any, *, related: Sequence[ArrayLike] | None = None, ids: str = "index"
+) -> NDArray[np.float32]:
+    """Embeddings of new items from their features (and related known items), no retraining.
+
+    Parameters
+    ----------
+    model : fitted hybrid model
+    features : array or sparse, shape (n_new, n_item_features)
+        In the columns of the Features the model was fitted with.
+    related : sequence of arrays, optional
+        Per new item, known items it is linked to ("item-item" edges).
+    ids : {"index", "raw"}, default "index"
+        ``related`` as internal indices or as your own item ids.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_new, embedding_dim)
+
+    Raises
+    ------
+    TypeError
+        The model does not take side information.
+    graphrec.FeatureError
+        Features in the wrong shape or with bad values.
+    """
+    embed = _side_model(model, "embed_new_items")
+    rel = None if related is None else _index_rows(related, model.items_, "related", ids)
+    return embed(features, related=rel)
+
+
+def new_user_vectors(
+    model: Any,
+    *,
+    items: Sequence[ArrayLike] | None = None,
+    friends: Sequence[ArrayLike] | None = None,
+    features: Any = None,
+    ids: str = "index",
+) -> NDArray[np.float32]:
+    """Embeddings of new users from any of their items, friends and features, no retraining.
+
+    Parameters
+    ----------
+    model : fitted hybrid model
+    items : sequence of arrays of int, optional
+        Per new user, the items they interacted with.
+    friends : sequence of arrays of int, optional
+        Per new user, known users they are linked to ("user-user" edges).
+    features : array or sparse, shape (n_new, n_user_features), optional
+    ids : {"index", "raw"}, default "index"
+        ``items`` and ``friends`` as internal indices or as your own ids.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_new, embedding_dim)
+
+    Raises
+    ------
+    TypeError
+        The model does not take side information.
+    ValueError
+        Nothing given, or the parts disagree on the number of new users.
+    graphrec.exceptions.UnknownIdError
+        ``ids="raw"`` and an id the model does not know.
+    """
+    embed = _side_model(model, "embed_new_users")
+    rows_i = None if items is None else _index_rows(items, model.items_, "items", ids)
+    rows_f = None if friends is None else _index_rows(friends, model.users_, "friends", ids)
+    sizes = {m.shape[0] for m in (rows_i, rows_f, features) if m is not None}
+    if len(sizes) > 1:
+        raise ValueError(f"items, friends and features describe different numbers of users: {sorted(sizes)}")
+    return embed(features=features, friends=rows_f, items=rows_i)
+
+
+def recommend_new_users_from(
+    model: Any,
+    k: int = 10,
+    *,
+    items: Sequence[ArrayLike] | None = None,
+    friends: Sequence[ArrayLike] | None = None,
+    features: Any = None,
+    exclude_given: bool = True,
+    rerank: Any = None,
+    ids: str = "index",
+) -> tuple[NDArray, NDArray[np.float32]]:
+    """Top-``k`` items for new users known by items, friends and/or features.
+
+    Vectors from :func:`new_user_vectors`, scored with the model's similarity and
+    ranked by :func:`graphrec.retrieval.rank_blocks` (as every other door ranks).
+    ``ids`` ("index" or "raw") says how ``items`` and ``friends`` are given and the
+    recommended items named.
+
+    Returns
+    -------
+    idx : ndarray, shape (n_new, k)
+        Item indices (padded with -1), or your item ids with ``ids="raw"``.
+    scores : ndarray of float32, shape (n_new, k)
+
+    Examples
+    --------
+    >>> import graphrec as gr
+    >>> x = gr.Interactions.from_arrays([0, 1, 2, 2], [0, 1, 1, 2], n_users=3, n_items=3)
+    >>> f = gr.Features.from_interactions(x).add_relations("user", [[0, 1]])
+    >>> m = gr.HybridLightGCN(embedding_dim=4, epochs=2, batch_size=4, random_state=0).fit(x, features=f)
+    >>> recommend_new_users_from(m, 2, friends=[[2]])[0].shape
+    (1, 2)
+    """
+    import torch
+
+    from graphrec.retrieval import embedding_scores
+
+    k = check_positive_int(k, "k")
+    u = new_user_vectors(model, items=items, friends=friends, features=features, ids=ids)
+    v = torch.from_numpy(np.asarray(model.item_embeddings_, np.float32))
+    scores = embedding_scores(torch.from_numpy(u), v, model._default_similarity()).numpy()
+    exclude = _index_rows(items, model.items_, "items", ids) if (items is not None and exclude_given) else None
+    reranker = None
+    if rerank is not None:
+        from graphrec.rerank import get_reranker
+
+        reranker = get_reranker(rerank)
+    idx, out = rank_blocks([(0, scores)], len(u), k, exclude=exclude, reranker=reranker, model=model)
+    return to_output(idx, model.items_, check_ids(ids)), out

@@ -45,8 +45,8 @@ def numpy_rng(random_state: int | np.random.Generator | None) -> np.random.Gener
     """A numpy Generator from a seed (or a Generator, passed through)."""
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is not None and not isinstance(random_state, numbers.Integral):
-        raise ValueError(f"random_state must be an int, a Generator or None, got {random_state!r}")
+    if random_state is not None and (not isinstance(random_state, numbers.Integral) or random_state < 0):
+        raise ValueError(f"random_state must be an int >= 0, a Generator or None, got {random_state!r}")
     return np.random.default_rng(random_state)
 
 

@@ -25,7 +25,7 @@ from graphrec.data.datasets import load as load_dataset
 from graphrec.data.ids import IdMap
 from graphrec.data.interactions import Interactions
 from graphrec.evaluation import evaluate
-from graphrec.models import get_model_class
+from graphrec.models import ALIAS_PARAMS, get_model_class
 from graphrec.models import load as load_model_dir
 from graphrec.models.base import Recommender
 
@@ -186,7 +186,7 @@ def build_model(
     """
     cls = get_model_class(name)
     known = cls().get_params()
-    params = dict(params or {})
+    params = {**ALIAS_PARAMS.get(name.lower(), {}), **(params or {})}  # "bspm" -> SpectralFilter as BSPM
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ValueError(

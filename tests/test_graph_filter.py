@@ -126,3 +126,17 @@ def test_weights_are_ignored(planted):
     a = GraphFilter(n_components=3, random_state=0).fit(x)
     b = GraphFilter(n_components=3, random_state=0).fit(w)
     np.testing.assert_allclose(a.score([0, 1]), b.score([0, 1]), rtol=1e-5)
+
+
+def test_memory_budget_factored_path_matches_the_item_item_matrix(planted):
+    import scipy.sparse as sp
+
+    a = GraphFilter(n_components=4, random_state=0).fit(planted.train)
+    b = GraphFilter(n_components=4, random_state=0, memory_budget=1e-9).fit(planted.train)
+    assert (a.propagation_, b.propagation_) == ("sparse", "factored") and b.item_filter_.nnz == 0
+    users = np.arange(planted.train.n_users)
+    np.testing.assert_allclose(a.score(users), b.score(users), atol=1e-5)
+    rows = sp.csr_array(planted.train.to_csr()[:5])
+    np.testing.assert_allclose(a.score_new_users(rows), b.score_new_users(rows), atol=1e-5)
+    with pytest.raises(ValueError, match="memory_budget"):
+        GraphFilter(memory_budget=0).fit(planted.train)

@@ -232,7 +232,9 @@ def test_defaults_on_the_bundled_sample(cls):
     assert res["recall@20"] > 0.05
 
 
-def test_linear_tail_is_exact_when_the_top_k_span_the_range():
+@pytest.mark.parametrize("response", ["bspm", "chebyshev"])
+@pytest.mark.parametrize("tail", ["linear", "quadratic"])
+def test_low_rank_tail_is_exact_when_the_top_k_span_the_range(tail, response):
     """Rank-5 interactions (15 users, 5 distinct rows): the top 5 vectors hold every non-zero
     eigenvalue of P, so the low-rank tail equals the exact polynomial."""
     rng = np.random.default_rng(1)
@@ -244,23 +246,40 @@ def test_linear_tail_is_exact_when_the_top_k_span_the_range():
     u, i = np.nonzero(r)
     x = gr.Interactions.from_arrays(u, i, n_users=15, n_items=12)
     assert np.linalg.matrix_rank(r) == 5
-    kw = {"response": "bspm", "n_components": 5, "ideal_weight": 0.2, "degree_exponent": 0.3, "n_iter": 20,
+    kw = {"response": response, "n_components": 5, "ideal_weight": 0.2, "degree_exponent": 0.3, "n_iter": 20,
           "device": "cpu"}
     exact = SpectralFilter(**kw).fit(x)
-    approx = SpectralFilter(tail="linear", **kw).fit(x)
+    approx = SpectralFilter(tail=tail, **kw).fit(x)
     np.testing.assert_allclose(approx.score(np.arange(15)), exact.score(np.arange(15)), atol=1e-5)
 
 
-def test_linear_tail_formula(graph):
+@pytest.mark.parametrize("tail, degree", [("linear", 1), ("quadratic", 2)])
+def test_low_rank_tail_formula(graph, tail, degree):
     x, r = graph
-    m = SpectralFilter(tail="linear", n_components=4, ideal_weight=0.0, degree_exponent=0.4, n_iter=20,
+    m = SpectralFilter(tail=tail, n_components=4, ideal_weight=0.0, degree_exponent=0.4, n_iter=20,
                        device="cpu").fit(x)
     p = _dense_p(r)
     lam, v = _eig(p)
-    f0, a = m.tail_coefficients_
+    coefs = m.tail_coefficients_
+    assert len(coefs) == degree + 1
     f = m.response_function(lam)
-    np.testing.assert_allclose(f0, m.response_function([0.0])[0])
-    approx = f0 + a * lam
+    np.testing.assert_allclose(coefs[0], m.response_function([0.0])[0])
+    approx = np.polynomial.polynomial.polyval(lam, coefs)
     approx[:4] = f[:4]  # exact on the top-4 eigenvectors, the line elsewhere
     expected = (r * r.sum(0) ** -0.4) @ (v * approx) @ v.T * r.sum(0) ** 0.4
     np.testing.assert_allclose(m.score(np.arange(15)), expected, atol=1e-5)
+
+
+def test_method_names_resolve_to_the_family():
+    from graphrec.models import get_model_class
+    from graphrec.recipes import settings_for
+    from graphrec.workflow import build_model
+
+    for name in ("chebycf", "bspm", "turbocf", "SpectralFilter"):
+        assert get_model_class(name) is SpectralFilter
+    assert build_model("bspm", {}).response == "bspm"
+    assert build_model("turbocf", {"hadamard_power": 1.0}).hadamard_power == 1.0
+    published = settings_for("chebycf", "gowalla")
+    assert (published["order"], published["flatness"], published["n_components"]) == (8, 1.5, 512)
+    assert settings_for("bspm", "gowalla")["sharpen_time"] == 2.5
+    assert settings_for("turbocf", "gowalla")["hadamard_power"] == 0.7

@@ -40,18 +40,29 @@ def read_lightgcn_pairs(path: str | os.PathLike) -> tuple[NDArray[np.int64], NDA
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    with open(path) as fh:
-        lines = fh.read().splitlines()
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory, not a LightGCN text file (user item item ... lines)")
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        at = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {at}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
     counts = np.fromiter((len(line.split()) for line in lines), dtype=np.int64, count=len(lines))
     text = " ".join(lines)
     try:
         tokens = np.array(text.split(), dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):
         for n, line in enumerate(lines, 1):
             for tok in line.split():
-                if not tok.lstrip("-").isdigit():
+                try:
+                    value = int(tok)
+                except ValueError:
                     raise ValueError(f"{path}, line {n}: non-integer token {tok!r}") from None
-        raise
+                if not -(2**63) <= value < 2**63:
+                    raise ValueError(f"{path}, line {n}: id {tok} is out of the int64 range") from None
+        raise ValueError(f"{path}: cannot read the ids as integers") from None
     if (tokens < 0).any():
         bad = int(np.flatnonzero(tokens < 0)[0])
         line_no = int(np.searchsorted(np.cumsum(counts), bad, side="right")) + 1

@@ -111,7 +111,7 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
+        return _read_parquet(path)
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if not head.strip():
@@ -150,6 +150,19 @@ def read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFra
         raise MalformedFileError(f"{path}: cannot parse the file: {str(exc).strip()}") from exc
     if df.empty:
         raise MalformedFileError(f"{path} has a header ({', '.join(map(str, df.columns))}) but no rows")
+    return df
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """``pd.read_parquet`` with graphrec's errors: a missing engine, a file that is not Parquet."""
+    try:
+        df = pd.read_parquet(path)
+    except ImportError as exc:
+        raise ImportError(f"reading {path} needs pyarrow: pip install 'graphrec[parquet]' ({exc})") from exc
+    except Exception as exc:
+        raise MalformedFileError(f"{path} is not a readable Parquet file: {str(exc).strip()[:200]}") from exc
+    if df.empty:
+        raise MalformedFileError(f"{path} has columns ({', '.join(map(str, df.columns))}) but no rows")
     return df
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "concat_interactions",
     "data_roots",
     "load",
+    "load_features",
     "read_bundled_sample",
     "synthetic",
 ]
@@ -344,6 +345,44 @@ def load(name: str, root: str | os.PathLike | None = None, *, download: bool = F
     parts = spec.reader(folder)
     source = f"bundled copy of MovieLens latest-small ({folder})" if key == "sample" else str(folder)
     return Dataset(key, *parts, source=source)
+
+
+def load_features(name: str, on: Any, root: str | os.PathLike | None = None) -> Any:
+    """Side information of a named dataset, on the IdMaps of ``on``.
+
+    ``movielens-small``: item genres, tags (TF-IDF) and title decade
+    (:func:`graphrec.data.features.movielens_features`); ``lastfm``: the user-user
+    trust network (:func:`graphrec.data.features.lastfm_features`).
+
+    Parameters
+    ----------
+    name : {"movielens-small", "lastfm"}
+    on : Dataset or Interactions
+        Whose IdMaps the features follow (e.g. ``load(name)``).
+    root : path, optional
+        As in :func:`load`.
+
+    Returns
+    -------
+    graphrec.Features
+
+    Raises
+    ------
+    KeyError
+        A dataset without side information here.
+    DatasetNotFoundError
+        The files are not found.
+    """
+    from graphrec.data import features
+
+    key, spec = _spec(name)
+    readers = {"movielens-small": features.movielens_features, "lastfm": features.lastfm_features}
+    if key not in readers:
+        raise KeyError(f"no side information for {name!r}; known: {sorted(readers)}")
+    folder = _find(key, root)
+    if folder is None:
+        raise DatasetNotFoundError(_not_found_message(key, spec, root))
+    return readers[key](folder, on)
 
 
 def _not_found_message(key: str, spec: _Spec, root: str | os.PathLike | None) -> str:

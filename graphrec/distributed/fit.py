@@ -5,7 +5,10 @@ training edges are shuffled with a seed shared by all ranks and rank ``r``
 trains on slice ``r`` (``graphrec.sampling.make_batches``); gradients are
 averaged by :class:`~torch.nn.parallel.DistributedDataParallel`; validation is
 sharded by users and the per-user metric sums are gathered; rank 0 alone writes
-checkpoints. All ranks end with bit-identical parameters (checked).
+checkpoints. All ranks end with bit-identical parameters (checked). The
+learning-rate schedule and ``time_budget`` read rank 0's clock (broadcast), so
+every rank follows one schedule and stops at the same step; a killed job
+continues from its last checkpoint with ``resume``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class DistributedResult:
     allreduce_calls : int
     checkpoint : Path or None
         Last checkpoint written (rank 0; None elsewhere).
+    resumed_from : int or None
+        Epoch of the training checkpoint the fit continued from (None: a fresh start).
     """
 
     rank: int
@@ -75,6 +80,7 @@ class DistributedResult:
     allreduce_bytes: int
     allreduce_calls: int
     checkpoint: Path | None = None
+    resumed_from: int | None = None
 
 
 def _counting_allreduce(state: dict[str, int], bucket):  # type: ignore[no-untyped-def]
@@ -110,6 +116,7 @@ def fit_distributed(
     timeout: float = DEFAULT_TIMEOUT,
     backend: str | None = None,
     callbacks: Sequence[Callable[[dict[str, Any]], bool | None]] = (),
+    resume: str | os.PathLike | None = None,
 ) -> DistributedResult:
     """Fit a LightGCN or MF model data-parallel; call it on every rank (e.g. under torchrun).
 
@@ -119,7 +126,8 @@ def fit_distributed(
     created. ``model.batch_size`` is the *global* batch: each rank takes
     ``ceil(batch_size / world_size)`` of its shard per step, so the number of
     steps and the effective batch match a one-process fit. ``model.time_budget``
-    is checked after each epoch on rank 0's clock (all ranks stop together).
+    is checked after each step on rank 0's clock, which also drives the
+    learning-rate schedule (all ranks decay and stop together).
 
     Parameters
     ----------
@@ -132,7 +140,9 @@ def fit_distributed(
         Rank 0 saves ``epoch-NNNN`` model directories (atomically) every
         ``checkpoint_every`` epochs and ``final`` at the end, keeps the newest
         ``keep_checkpoints``, and points ``LATEST`` at the newest
-        (see :func:`latest_checkpoint`).
+        (see :func:`latest_checkpoint`); beside them, the engine's training
+        checkpoints ``train-state-NNNN.pt`` (optimiser, schedule and sampler state,
+        :mod:`graphrec.training.checkpoint`) that ``resume`` continues from.
     timeout : float, default 300
         Seconds a collective may wait: a crashed or hung rank makes the others
         fail with :class:`DistributedError` after at most this long.
@@ -141,6 +151,12 @@ def fit_distributed(
     callbacks : sequence of callables
         Called on every rank with each epoch record; returning True stops training
         (must agree on all ranks).
+    resume : path, optional
+        A ``checkpoint_dir`` of an earlier job with the same model, settings, data
+        and number of ranks: continue from its newest training checkpoint (a
+        directory without one starts afresh); checkpoints go on into
+        ``checkpoint_dir``, by default this directory. With the same seed the job
+        ends with the same parameters as an uninterrupted one.
 
     Returns
     -------
@@ -170,8 +186,10 @@ def fit_distributed(
     _check_trainable(model)
     ctx = init_distributed(getattr(model, "device", "auto"), backend, timeout=timeout)
     try:
+        if checkpoint_dir is None and resume is not None:
+            checkpoint_dir = resume
         result = _fit(model, train, valid, ctx, Path(checkpoint_dir) if checkpoint_dir else None,
-                      checkpoint_every, keep_checkpoints, callbacks)
+                      checkpoint_every, keep_checkpoints, callbacks, resume)
     except BaseException as exc:
         model._clear_fitted()  # as Recommender.fit: no half-fitted model
         if not isinstance(exc, RuntimeError) or not _is_comm_failure(exc):  # gloo/NCCL: DistError or RuntimeError
@@ -192,10 +210,12 @@ def _check_trainable(model: Any) -> None:
 
 
 def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: DistributedContext, ckpt: Path | None,
-         every: int, keep: int, callbacks: Sequence[Callable[[dict[str, Any]], bool | None]]) -> DistributedResult:
+         every: int, keep: int, callbacks: Sequence[Callable[[dict[str, Any]], bool | None]],
+         resume: str | os.PathLike | None = None) -> DistributedResult:
     from torch.nn.parallel import DistributedDataParallel
 
-    from graphrec.training import fit_embeddings
+    from graphrec import training
+    from graphrec.training.checkpoint import latest_training_checkpoint, read_training_checkpoint
     from graphrec.utils import torch_generator
 
     model._begin_fit(train, valid)  # Recommender.fit's checks, reset and bookkeeping
@@ -209,8 +229,11 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
     comm = {"bytes": 0, "calls": 0}
     ddp.register_comm_hook(comm, _counting_allreduce)
     records: list[dict[str, Any]] = []
+    if resume is not None:  # the model-directory checkpoints carry the whole history
+        state = latest_training_checkpoint(resume)
+        if state is not None:
+            records = list(read_training_checkpoint(state)["history"])
     start = time.perf_counter()
-    out_of_time = False
     written: Path | None = None
 
     def sync_loss(record: dict[str, Any]) -> None:
@@ -223,11 +246,11 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
             model._finish_training(module, records, "checkpoint")
             written = _write_checkpoint(model, ckpt, f"epoch-{record['epoch']:04d}", keep)
 
-    def budget(record: dict[str, Any]) -> bool:
-        nonlocal out_of_time
-        flag = float(time.perf_counter() - start >= config.time_budget) if ctx.rank == 0 else 0.0
-        out_of_time = bool(_gather_sum([flag], ctx)[0])
-        return out_of_time
+    def clock() -> float:  # rank 0's: one schedule and one budget stop for all ranks
+        now = torch.tensor([time.perf_counter()], dtype=torch.float64, device=ctx.comm_device)
+        if ctx.world_size > 1:
+            dist.broadcast(now, src=0)
+        return float(now.item())
 
     validate = None
     if valid is not None and valid.nnz > 0:
@@ -235,14 +258,15 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
             model._store(module)
             return {k: v for k, v in evaluate_distributed(model, valid, k=(20,)).items() if "@" in k}
 
-    cbs = [sync_loss, checkpoint] + ([budget] if config.time_budget else []) + list(callbacks)
-    # batch_size is the global batch; the budget is checked above, on rank 0's clock
-    local = dataclasses.replace(config, batch_size=max(1, math.ceil(config.batch_size / ctx.world_size)),
-                                time_budget=None)
-    result = fit_embeddings(ddp, train, local, validate=validate, random_state=np.random.default_rng(int(seed)),
-                            verbose=bool(model.verbose) and ctx.rank == 0, callbacks=cbs, rank=ctx.rank,
-                            world_size=ctx.world_size, desc=type(model).__name__)
-    stopped = "time_budget" if out_of_time else result.stopped
+    cbs = [sync_loss, checkpoint, *callbacks]
+    # batch_size is the global batch; time is rank 0's (clock)
+    local = dataclasses.replace(config, batch_size=max(1, math.ceil(config.batch_size / ctx.world_size)))
+    result = training.fit_embeddings(
+        ddp, train, local, validate=validate, random_state=np.random.default_rng(int(seed)),
+        verbose=bool(model.verbose) and ctx.rank == 0, callbacks=cbs, rank=ctx.rank, world_size=ctx.world_size,
+        desc=type(model).__name__, checkpoint_dir=ckpt, checkpoint_every=every, keep_checkpoints=keep,
+        resume=resume, fingerprint=model._resume_fingerprint(), clock=clock)
+    stopped = result.stopped
     digests = _digest(module.ego, ctx)
     if len(set(digests)) != 1:
         raise DistributedError(f"ranks ended with different parameters (sha256 per rank: {digests})")
@@ -251,4 +275,5 @@ def _fit(model: Any, train: Interactions, valid: Interactions | None, ctx: Distr
         written = _write_checkpoint(model, ckpt, "final", keep + 1)
     dist.barrier()
     return DistributedResult(ctx.rank, ctx.world_size, ctx.backend, result.history, result.best_epoch, stopped,
-                             time.perf_counter() - start, comm["bytes"], comm["calls"], written)
+                             time.perf_counter() - start, comm["bytes"], comm["calls"], written,
+                             result.resumed_from)

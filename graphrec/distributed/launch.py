@@ -194,6 +194,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=0, help="synthetic data and validation split seed")
     p.add_argument("--checkpoint-dir", default=None)
     p.add_argument("--checkpoint-every", type=int, default=1)
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue a killed job from the newest training checkpoint in DIR (same settings)")
     p.add_argument("--output", default=None, help="rank 0 writes model/ and result.json here")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="process-group timeout, seconds")
     p.add_argument("--backend", default=None, choices=["gloo", "nccl"])
@@ -245,7 +247,8 @@ def _worker(a: argparse.Namespace) -> int:
     try:
         callbacks = [_failure(a.fail_at, ctx.rank)] if a.fail_at else []
         res = fit_distributed(model, train, valid, checkpoint_dir=a.checkpoint_dir,
-                              checkpoint_every=a.checkpoint_every, timeout=a.timeout, callbacks=callbacks)
+                              checkpoint_every=a.checkpoint_every, timeout=a.timeout, callbacks=callbacks,
+                              resume=a.resume)
         metrics = evaluate_distributed(model, ds.test, k=(10, 20))  # sharded over ranks
     except RuntimeError as exc:
         if isinstance(exc, DistributedError) or not _is_comm_failure(exc):
@@ -265,7 +268,8 @@ def _worker(a: argparse.Namespace) -> int:
                    "epoch_seconds": [h["seconds"] for h in res.history], "allreduce_bytes": res.allreduce_bytes,
                    "allreduce_calls": res.allreduce_calls, "n_parameters": int(sum(
                        v.size for v in (model.user_embeddings_, model.item_embeddings_))),
-                   "history": res.history, "checkpoint": str(res.checkpoint) if res.checkpoint else None}
+                   "history": res.history, "checkpoint": str(res.checkpoint) if res.checkpoint else None,
+                   "resumed_from": res.resumed_from}
         logger.info("rank 0: recall@20 %.4f ndcg@20 %.4f in %.2fs (%s)", metrics["recall@20"],
                     metrics["ndcg@20"], res.seconds, res.stopped)
         if a.output:

@@ -41,10 +41,18 @@ MODELS: MappingProxyType[str, type[Recommender]] = MappingProxyType(
 )
 
 
-# Method names that are settings of a registered class (their recipes live in graphrec.recipes).
+# Method names that are settings of a registered class (their recipes live in graphrec.recipes):
+# the class, and the hyperparameters that make the class that method (build_model applies them;
+# ChebyCF is SpectralFilter's default).
 ALIASES: MappingProxyType[str, str] = MappingProxyType(
     {"chebycf": "SpectralFilter", "bspm": "SpectralFilter", "turbocf": "SpectralFilter"}
 )
+ALIAS_PARAMS: MappingProxyType[str, dict] = MappingProxyType({
+    "chebycf": {"response": "chebyshev"},
+    "bspm": {"response": "bspm", "degree_exponent": 0.0, "ideal_exponent": 0.5},
+    "turbocf": {"response": "polynomial", "coefficients": (0.0, 1.0), "user_exponent": 0.6,
+                "item_exponent": 0.4, "hadamard_power": 0.7, "ideal_weight": 0.0, "degree_exponent": 0.0},
+})
 
 
 def get_model_class(name: str) -> type[Recommender]:

@@ -70,13 +70,24 @@ class GraphFilter(Recommender):
         Where the low-rank product runs ("auto": CUDA when available).
     verbose : bool, default False
         Log the time of each fitting stage.
+    memory_budget : float, default 2.0
+        GiB the item-item matrix may take: when its estimated size (an upper bound,
+        16 bytes per product term ``sum_u deg_u^2``, counting scipy's working copy)
+        exceeds half of it, the linear filter is applied in factored form,
+        ``(r R~^T) R~``, and no item-item matrix is built (same scores; see
+        ``propagation_``). On Gowalla the estimate is 0.93 GiB.
 
     Attributes
     ----------
     n_components_ : int
         Singular vectors used.
+    propagation_ : str
+        "sparse" (the item-item matrix is built) or "factored".
+    normalized_ : scipy.sparse.csr_array, shape (n_users, n_items)
+        ``R~`` (float32).
     item_filter_ : scipy.sparse.csr_array, shape (n_items, n_items)
-        The linear filter ``R~^T R~`` (float32).
+        The linear filter ``R~^T R~`` (float32); an empty (0, 0) matrix when
+        ``propagation_ == "factored"``.
     user_embeddings_ : ndarray of float32, shape (n_users, n_components)
         ``R Di^-1/2 V``.
     item_embeddings_ : ndarray of float32, shape (n_items, n_components)
@@ -110,8 +121,10 @@ class GraphFilter(Recommender):
         random_state: int | None = 0,
         device: str = "auto",
         verbose: bool = False,
+        memory_budget: float = 2.0,
     ) -> None:
         self.n_components = n_components
+        self.memory_budget = memory_budget
         self.alpha = alpha
         self.solver = solver
         self.n_iter = n_iter
@@ -126,6 +139,7 @@ class GraphFilter(Recommender):
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         check_positive_int(self.n_iter, "n_iter", minimum=0)
+        check_positive_float(self.memory_budget, "memory_budget")
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         limit = min(train.n_users, train.n_items) - 1
@@ -133,8 +147,18 @@ class GraphFilter(Recommender):
         start = time.perf_counter()
         norm = normalized_interactions(train)  # binary R~ = Du^-1/2 R Di^-1/2
         item_degree = np.bincount(train.item_idx, minlength=train.n_items).astype(np.float64)
-        self.item_filter_ = _gram(norm)
-        self._log("item-item filter (%d non-zeros)", start, self.item_filter_.nnz)
+        self.normalized_ = sp.csr_array(norm, dtype=np.float32)
+        deg_u = np.diff(norm.indptr).astype(np.float64)
+        estimate = 16.0 * float((deg_u**2).sum()) + 8.0 * train.n_items
+        if estimate <= float(self.memory_budget) * (1 << 30) / 2:
+            self.propagation_ = "sparse"
+            self.item_filter_ = _gram(norm)
+            self._log("item-item filter (%d non-zeros)", start, self.item_filter_.nnz)
+        else:
+            self.propagation_ = "factored"
+            self.item_filter_ = sp.csr_array((0, 0), dtype=np.float32)
+            logger.info("GraphFilter: item-item matrix estimated at %.2f GiB, over half of memory_budget=%s GiB; "
+                        "applying R~^T R~ in factored form", estimate / (1 << 30), self.memory_budget)
         k = self.n_components_
         if k == 0:
             vt = np.zeros((0, train.n_items), np.float32)
@@ -166,7 +190,7 @@ class GraphFilter(Recommender):
         if similarity not in (None, "dot"):
             raise ValueError(f"GraphFilter scores are fixed; similarity must be None or 'dot', got {similarity!r}")
         rows = _binary(self.seen_[users])
-        linear = (rows @ self.item_filter_).toarray()
+        linear = self._linear(rows)
         dev = self._device
         out = torch.from_numpy(np.asarray(linear, dtype=np.float32)).to(dev)
         if self.item_embeddings_.shape[1] and self.alpha:
@@ -215,10 +239,17 @@ class GraphFilter(Recommender):
         """
         check_is_fitted(self)
         binary = _binary(self._new_user_rows(rows))
-        out = np.asarray((binary @ self.item_filter_).toarray(), np.float32)
+        out = self._linear(binary)
         if self.item_embeddings_.shape[1] and self.alpha:
             out += float(self.alpha) * (self._low_rank_vectors(binary) @ self.item_embeddings_.T)
         return out
+
+    def _linear(self, rows: sp.csr_array) -> NDArray[np.float32]:
+        """``rows R~^T R~`` (dense float32), from the item-item matrix or in factored form."""
+        if getattr(self, "propagation_", "sparse") == "sparse":
+            return np.asarray((rows @ self.item_filter_).toarray(), np.float32)
+        norm = self.normalized_
+        return np.asarray(((rows @ norm.T) @ norm).toarray(), np.float32)
 
     def explain_weighting(self) -> str:
         """"normalized": both filters are built on the normalised interactions ``R~``."""

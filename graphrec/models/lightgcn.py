@@ -15,6 +15,7 @@ together, and the kernels' speed notes belong next to their only caller.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -309,7 +310,14 @@ class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
         raise NotImplementedError(f"{type(self).__name__} must implement _layer_weights")
 
     def fit(
-        self, train: Interactions, valid: Interactions | None = None, *, callbacks: Any = ()
+        self,
+        train: Interactions,
+        valid: Interactions | None = None,
+        *,
+        callbacks: Any = (),
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        resume: str | os.PathLike | None = None,
     ) -> _GraphEmbeddingModel:
         """Fit on ``train`` (refits from scratch); early-stop on ``valid`` when given.
 
@@ -325,17 +333,37 @@ class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
             ``user_embeddings_``/``item_embeddings_`` set to the current state and
             ``record`` the epoch's history entry; returning True stops training.
             (Used by the benchmarks for accuracy-vs-time curves.)
+        checkpoint_dir : path, optional
+            Write a training checkpoint here (atomically) every ``checkpoint_every``
+            epochs and at the end: parameters, optimiser, schedule position, sampler
+            random state, history (see :mod:`graphrec.training.checkpoint`).
+        checkpoint_every : int, default 1
+        resume : path, optional
+            Continue a killed run from the newest checkpoint in this directory (which
+            must come from the same hyperparameters and data; checkpoints go on being
+            written there unless ``checkpoint_dir`` says otherwise). With the same
+            ``random_state`` the fit ends with the same embeddings as an uninterrupted
+            one; ``time_budget`` counts the time of every part. A directory without
+            checkpoints starts afresh, so the same call starts and resumes a run.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        graphrec.training.CheckpointError
+            ``resume`` holds a checkpoint of other settings or data, or an unreadable one.
         """
         self._callbacks = tuple(callbacks)
+        self._run = {"checkpoint_dir": checkpoint_dir, "checkpoint_every": checkpoint_every,
+                     "resume": resume}
         try:
             super().fit(train, valid)
             return self
         finally:
             self._callbacks = ()
+            self._run = {}
 
     def _default_similarity(self) -> str:
         if self.similarity is not None:
@@ -392,6 +420,8 @@ class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
             verbose=self.verbose,
             callbacks=hooks,
             desc=type(self).__name__,
+            fingerprint=self._resume_fingerprint(),
+            **getattr(self, "_run", {}),
         )
         self._finish_training(module, result.history, result.stopped, result.best_epoch)
 

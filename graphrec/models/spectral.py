@@ -97,7 +97,8 @@ RESPONSES = ("chebyshev", "bspm", "polynomial")
 ODE_SOLVERS = ("euler", "rk4")
 MERGES = ("early", "late")
 PROPAGATIONS = ("auto", "factored", "sparse")
-TAILS = ("exact", "linear")
+TAILS = ("exact", "linear", "quadratic")
+_TAIL_DEGREE = {"linear": 1, "quadratic": 2}
 _GIB = 1 << 30
 
 
@@ -247,13 +248,15 @@ class SpectralFilter(Recommender):
         ``w`` (ChebyCF's alpha, BSPM's beta, GF-CF's 0.3). 0 drops the term.
     ideal_exponent : float or None, default None
         ``gamma``; None uses ``degree_exponent`` (ChebyCF); GF-CF and BSPM use 0.5.
-    tail : {"exact", "linear"}, default "exact"
+    tail : {"exact", "linear", "quadratic"}, default "exact"
         "exact" applies the polynomial ``F`` by repeated products with ``P`` (one per
-        degree). "linear" is an approximation for speed: ``F`` is applied exactly on
-        the span of the ``n_components`` singular vectors and as its least-squares
-        line through ``F(0)`` on the rest of the spectrum (``[0, lambda_k]``):
-        ``F(P) ~ F(0) I + a P + V (F(Lambda) - F(0) - a Lambda) V^T``, one sparse
-        product and one rank-k product per block (needs ``hadamard_power = 1``).
+        degree). "linear" and "quadratic" approximate it for speed: ``F`` is applied
+        exactly on the span of the ``n_components`` singular vectors and as its
+        least-squares polynomial ``t`` of degree 1 or 2 through ``F(0)`` on the rest of
+        the spectrum (``[0, lambda_k]``, uniform grid):
+        ``F(P) ~ t(P) + V (F(Lambda) - t(Lambda)) V^T``, i.e. one (linear) or two
+        (quadratic) products with ``P`` and one rank-k product per block (needs
+        ``hadamard_power = 1``).
     propagation : {"auto", "factored", "sparse"}, default "auto"
         How ``P`` is applied to the first (sparse) block: "sparse" builds the sparse
         ``P``; "factored" applies ``R~^T (R~ x)``; "auto" builds ``P`` only when
@@ -290,7 +293,8 @@ class SpectralFilter(Recommender):
     user_embeddings_ : ndarray of float32, shape (n_users, n_components)
         ``r d^-gamma V``.
     tail_coefficients_, spectral_correction_ : ndarray of float64, float32
-        ``tail="linear"`` only: ``(F(0), a)`` and ``F(Lambda) - F(0) - a Lambda``.
+        ``tail`` other than "exact" only: ``t`` in powers of ``P`` (``t(0) = F(0)``) and
+        ``F(Lambda) - t(Lambda)`` on the top ``k``.
     item_embeddings_ : ndarray of float32, shape (n_items, n_components)
         ``d^beta * (G(P) d^(gamma - beta) V)``, so the ideal term's score is
         ``ideal_weight * user_embeddings_ @ item_embeddings_.T``.
@@ -389,8 +393,8 @@ class SpectralFilter(Recommender):
         check_positive_int(self.n_iter, "n_iter", minimum=0)
         if self.hadamard_power != 1 and self.propagation == "factored":
             raise ValueError("hadamard_power != 1 needs the sparse P; propagation='factored' cannot apply it")
-        if self.tail == "linear" and (self.hadamard_power != 1 or self.n_components == 0):
-            raise ValueError("tail='linear' needs the singular vectors of R~ as eigenvectors of P: "
+        if self.tail != "exact" and (self.hadamard_power != 1 or self.n_components == 0):
+            raise ValueError(f"tail={self.tail!r} needs the singular vectors of R~ as eigenvectors of P: "
                              "hadamard_power must be 1 and n_components > 0")
 
     def _polynomials(self) -> tuple[Polynomial | None, NDArray[np.float64], Polynomial]:
@@ -470,8 +474,9 @@ class SpectralFilter(Recommender):
             base = self._apply_polynomial(base.astype(np.float32), _to_chebyshev(g)).cpu().numpy()
             self._log("ideal term through G(P)", start)
         self.item_embeddings_ = np.ascontiguousarray((base * _safe_power(deg_i, beta)[None, :]).T, np.float32)
-        if self.tail == "linear":
-            self.tail_coefficients_, self.spectral_correction_ = _linear_tail(cheb, s.astype(np.float64) ** 2)
+        if self.tail != "exact":
+            self.tail_coefficients_, self.spectral_correction_ = _polynomial_tail(
+                cheb, s.astype(np.float64) ** 2, _TAIL_DEGREE[self.tail])
 
     def _gamma(self) -> float:
         return float(self.degree_exponent if self.ideal_exponent is None else self.ideal_exponent)
@@ -568,35 +573,46 @@ class SpectralFilter(Recommender):
             out[s:s + step] = acc.T
         return out
 
-    def _apply_linear_tail(self, x: sp.csr_array) -> torch.Tensor:
-        """``x (F(0) I + a P + V diag(delta) V^T)`` for sparse rows ``x`` (the ``tail="linear"`` filter)."""
-        a0, a1 = (float(c) for c in self.tail_coefficients_)
+    def _tail_basis(self) -> torch.Tensor:
+        """``V^T d^beta`` (k x n_items, float32) on the model's device, cached."""
         dev = self._device
-        out = torch.from_numpy(self._apply_p_sparse(x)).to(dev)
-        out.mul_(a1)
-        if a0:
-            out.add_(torch.from_numpy(np.asarray(x.toarray(), np.float32)).to(dev), alpha=a0)
-        comps = self.__dict__.get("_components_cache")
-        if comps is None or comps[0] is not self.components_ or comps[1].device != dev:
-            comps = (self.components_, torch.from_numpy(self.components_).to(dev))
-            self.__dict__["_components_cache"] = comps
-        proj = torch.from_numpy(np.asarray(x @ self.components_.T, np.float32)).to(dev)
-        proj.mul_(torch.from_numpy(np.asarray(self.spectral_correction_, np.float32)).to(dev))
-        out.addmm_(proj, comps[1])
-        return out
+        cache = self.__dict__.get("_components_cache")
+        if cache is None or cache[0] is not self.components_ or cache[1].device != dev:
+            scale = _safe_power(self.item_degree_.astype(np.float64), float(self.degree_exponent))
+            if not self.degree_exponent:
+                scale = np.ones_like(scale)
+            basis = torch.from_numpy(np.ascontiguousarray(self.components_ * scale[None, :].astype(np.float32)))
+            cache = (self.components_, basis.to(dev))
+            self.__dict__["_components_cache"] = cache
+        return cache[1]
 
+    def _ideal_folds_into_tail(self) -> bool:
+        """ChebyCF-like settings: the ideal term ``w x V V^T`` shares the tail's ``x V`` and basis."""
+        return self._gamma() == float(self.degree_exponent) and self._polynomials()[2].degree() == 0
+
+    # ------------------------------------------------------------------ scoring
     # ------------------------------------------------------------------ scoring
     def _filter_rows(self, binary: sp.csr_array, user_vecs: torch.Tensor | None) -> torch.Tensor:
         beta = float(self.degree_exponent)
         deg = self.item_degree_.astype(np.float64)
         x = sp.csr_array(binary * _safe_power(deg, -beta)[None, :].astype(np.float32)) if beta else binary
-        if self.tail == "linear":
-            out = self._apply_linear_tail(x)
-        else:
-            out = self._apply_polynomial(x, self.chebyshev_coefficients_)
+        cheb = (_to_chebyshev(Polynomial(self.tail_coefficients_)) if self.tail != "exact"
+                else self.chebyshev_coefficients_)
+        out = self._apply_polynomial(x, cheb)
         if beta:
             out.mul_(torch.from_numpy(_safe_power(deg, beta).astype(np.float32)).to(out.device))
-        if user_vecs is not None and self.item_embeddings_.shape[1] and self.ideal_weight:
+        ideal = user_vecs is not None and self.item_embeddings_.shape[1] and self.ideal_weight
+        if self.tail != "exact":
+            # low-rank correction d^beta * (x V) diag(delta) V^T; with gamma = beta and G = 1 the
+            # ideal term w (x V) V^T d^beta is the same product, folded into one rank-k GEMM
+            proj = torch.from_numpy(np.asarray(x @ self.components_.T, np.float32)).to(out.device)
+            delta = np.asarray(self.spectral_correction_, np.float64)
+            if ideal and self._ideal_folds_into_tail():
+                delta = delta + float(self.ideal_weight)
+                ideal = False
+            proj.mul_(torch.from_numpy(delta.astype(np.float32)).to(out.device))
+            out.addmm_(proj, self._tail_basis())
+        if ideal and user_vecs is not None:
             _, item_vecs = self._embedding_tensors()
             out.addmm_(user_vecs, item_vecs.T, alpha=float(self.ideal_weight))
         return out
@@ -670,15 +686,20 @@ class SpectralFilter(Recommender):
         return super()._from_state(dataclasses.replace(state, params=params))
 
 
-def _linear_tail(cheb: NDArray[np.float64], eigenvalues: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
-    """``(F(0), a)`` of the least-squares line ``F(0) + a lambda`` to ``F`` on ``[0, lambda_k]``
-    (uniform grid), and the correction ``F(lambda_i) - F(0) - a lambda_i`` of the top ``k``."""
+def _polynomial_tail(cheb: NDArray[np.float64], eigenvalues: NDArray[np.float64],
+                     degree: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+    """The least-squares polynomial ``t`` of ``degree`` with ``t(0) = F(0)`` to ``F`` on ``[0, lambda_k]``
+    (uniform grid; coefficients in powers of ``P``) and the correction ``F(lambda_i) - t(lambda_i)``."""
     f0 = float(npcheb.chebval(-1.0, cheb))
-    grid = np.linspace(0.0, float(eigenvalues.min()), 257)
-    denom = float((grid**2).sum())
-    slope = float((grid * (npcheb.chebval(2 * grid - 1, cheb) - f0)).sum() / denom) if denom > 0 else 0.0
-    delta = npcheb.chebval(2 * eigenvalues - 1, cheb) - f0 - slope * eigenvalues
-    return np.array([f0, slope]), delta.astype(np.float32)
+    top = float(eigenvalues.min())
+    coefs = np.zeros(degree + 1)
+    coefs[0] = f0
+    if top > 0:
+        grid = np.linspace(0.0, top, 257)
+        design = np.stack([grid**j for j in range(1, degree + 1)], axis=1)
+        coefs[1:] = np.linalg.lstsq(design, npcheb.chebval(2 * grid - 1, cheb) - f0, rcond=None)[0]
+    delta = npcheb.chebval(2 * eigenvalues - 1, cheb) - np.polynomial.polynomial.polyval(eigenvalues, coefs)
+    return coefs, delta.astype(np.float32)
 
 
 def _safe_power(x: NDArray, exponent: float) -> NDArray[np.float64]:

@@ -11,6 +11,10 @@ Split along its seams; every name is importable from ``graphrec.training``:
 * :mod:`~graphrec.training.trainer` -- :class:`Trainer` (epoch, schedule,
   averaging, validation and restore as separate methods) and the functional door
   :func:`fit_embeddings`;
+* :mod:`~graphrec.training.checkpoint` -- resumable training: atomic checkpoint
+  files of a run's whole state (:func:`write_training_checkpoint`,
+  :func:`read_training_checkpoint`, :func:`latest_training_checkpoint`,
+  :class:`CheckpointError`);
 * :mod:`~graphrec.training.estimator` -- how a model exposes the settings as flat
   scikit-learn hyperparameters (:func:`engine_parameters`) and what a driver of
   the engine asks of it (:class:`TrainableModel`), used by one-process fitting
@@ -20,6 +24,12 @@ Split along its seams; every name is importable from ``graphrec.training``:
 from __future__ import annotations
 
 from graphrec.sampling import Batch, make_batches
+from graphrec.training.checkpoint import (
+    CheckpointError,
+    latest_training_checkpoint,
+    read_training_checkpoint,
+    write_training_checkpoint,
+)
 from graphrec.training.config import LR_DECAYS, TrainConfig, config_parameters_doc
 from graphrec.training.estimator import TrainableModel, engine_parameters
 from graphrec.training.steps import (
@@ -36,6 +46,7 @@ from graphrec.training.trainer import Trainer, TrainResult, fit_embeddings
 __all__ = [
     "LR_DECAYS",
     "Batch",
+    "CheckpointError",
     "TrainConfig",
     "TrainResult",
     "TrainableModel",
@@ -48,7 +59,10 @@ __all__ = [
     "cpu_threads",
     "engine_parameters",
     "fit_embeddings",
+    "latest_training_checkpoint",
     "learning_rate",
     "make_batches",
+    "read_training_checkpoint",
     "train_step",
+    "write_training_checkpoint",
 ]

@@ -55,7 +55,12 @@ class TrainConfig:
     lr_warmup : int, default 0
         Linear warm-up steps.
     lr_decay : {None, "cosine", "linear"}, default None
-        Decay over ``epochs`` or ``time_budget``, whichever ends first.
+        Decay over ``epochs`` or ``time_budget``, whichever binds: the schedule (and
+        ``hard_fraction``, ``initial_fraction``, ``average_fraction``) reads the
+        training progress ``max(step / total_steps, elapsed / time_budget)``,
+        evaluated before every step; training stops when it reaches 1. A run that
+        its budget stops before its epochs end thus still ends its schedule (the
+        history's ``progress`` reaches 1 and ``stopped`` is "time_budget").
     lr_min_ratio : float, default 0.0
         Where the decay ends, as a fraction of ``lr``.
     average_fraction : float, default 0.0
@@ -66,7 +71,8 @@ class TrainConfig:
         Maximum passes over the training edges.
     batch_size : int, default 8192
     time_budget : float, optional
-        Wall-clock seconds for the whole fit (validation included).
+        Wall-clock seconds for the whole fit (validation included; a resumed run
+        counts the seconds before it was killed). Checked after every step.
     patience : int, optional
         With ``fit(train, valid)``: stop after this many validations without a
         better Recall@20; the best state is restored in any case.

@@ -80,6 +80,15 @@ class TrainableModel:
         """Set the fitted embeddings from ``module``'s current state."""
         raise NotImplementedError(f"{type(self).__name__} must implement _store")
 
+    def _resume_fingerprint(self) -> dict[str, Any]:
+        """The hyperparameters a resumed fit must share with its checkpoint (``{"model": ...}``).
+
+        All but those that do not change the result (``verbose``, ``device``).
+        """
+        params = {k: v for k, v in self.get_params(deep=False).items()  # type: ignore[attr-defined]
+                  if k not in ("verbose", "device")}
+        return {"model": f"{type(self).__name__}", "params": params}
+
     def _finish_training(
         self,
         module: torch.nn.Module,

@@ -10,9 +10,12 @@ copying the loop:
 * :meth:`Trainer.average_epoch` -- stochastic weight averaging at epoch end;
 * :meth:`Trainer.validate_epoch` -- validation and the best-state snapshot;
 * :meth:`Trainer.restore` -- the state the fit leaves: best, averaged or last;
+* :meth:`Trainer.state_dict` / :meth:`Trainer.load_state_dict` -- everything a
+  killed run needs to continue exactly (written as checkpoints every
+  ``checkpoint_every`` epochs, see :mod:`graphrec.training.checkpoint`);
 
 and :meth:`Trainer.fit` strings them together with the wall-clock budget, early
-stopping, callbacks, the progress bar and Ctrl-C handling.
+stopping, callbacks, checkpoints, the progress bar and Ctrl-C handling.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import copy
 import dataclasses
 import logging
 import math
+import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +37,14 @@ import torch
 
 from graphrec.data.interactions import Interactions
 from graphrec.sampling import make_batches, seen_keys
+from graphrec.training.checkpoint import (
+    latest_training_checkpoint,
+    load_trainer_state,
+    read_training_checkpoint,
+    run_fingerprint,
+    trainer_state,
+    write_training_checkpoint,
+)
 from graphrec.training.config import TrainConfig
 from graphrec.training.steps import _SMALL, _unwrap, adam, cpu_threads, learning_rate, train_step
 from graphrec.utils import numpy_rng
@@ -55,12 +68,20 @@ class TrainResult:
     best_metrics : dict
     stopped : str
         "epochs", "time_budget", "early_stopping", "callback" or "interrupted".
+        "time_budget" means the budget bound before the epochs ended (the
+        learning-rate schedule then followed the budget and ended with it).
+    resumed_from : int or None
+        The epoch of the checkpoint this fit continued from (None: a fresh start).
+    checkpoint : Path or None
+        The last checkpoint file written (None without ``checkpoint_dir``).
     """
 
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int | None = None
     best_metrics: dict[str, float] = field(default_factory=dict)
     stopped: str = "epochs"
+    resumed_from: int | None = None
+    checkpoint: Path | None = None
 
 
 class Trainer:
@@ -93,6 +114,27 @@ class Trainer:
         Defaults to Adam over ``module.parameters()``.
     desc : str, optional
         Label of the progress bar.
+    checkpoint_dir : path, optional
+        Write a checkpoint (:meth:`state_dict`) here every ``checkpoint_every``
+        epochs and when training ends, atomically (rank 0 only); the newest
+        ``keep_checkpoints`` are kept.
+    checkpoint_every : int, default 1
+    keep_checkpoints : int, default 2
+    resume : path, optional
+        A checkpoint directory (or file): continue from its newest checkpoint, which
+        must come from a run with the same settings, data and ``world_size``
+        (:class:`~graphrec.training.checkpoint.CheckpointError` otherwise). With the
+        same seed the resumed run ends with the same parameters as an uninterrupted
+        one (``time_budget`` aside, which reads the clock). Elapsed time carries
+        over, so ``time_budget`` counts the whole run. A directory without
+        checkpoints starts afresh. Checkpoints go on into ``checkpoint_dir``, by
+        default the ``resume`` directory.
+    fingerprint : mapping, optional
+        Further JSON values a resumed run must match (e.g. the model's hyperparameters).
+    clock : callable, optional
+        Returns the time in seconds (default ``time.perf_counter``). Data-parallel
+        training passes rank 0's clock so all ranks follow one schedule and stop at
+        the same step.
 
     Examples
     --------
@@ -121,7 +163,15 @@ class Trainer:
         world_size: int = 1,
         optimizer: torch.optim.Optimizer | None = None,
         desc: str | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        keep_checkpoints: int = 2,
+        resume: str | os.PathLike | None = None,
+        fingerprint: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        from graphrec.utils import check_positive_int
+
         self.config = c = config if config is not None else TrainConfig()
         self.module, self.train = module, train
         self.inner = _unwrap(module)
@@ -138,27 +188,49 @@ class Trainer:
         self.result = TrainResult()
         self.step = 0
         self.lr = c.lr
-        self.best_score, self.best_state, self.waited = -math.inf, None, 0
+        self.best_score, self.waited = -math.inf, 0
+        self.best_state: dict[str, Any] | None = None
         self.average = _WeightAverage(self.inner.ego) if c.average_fraction > 0 else None
-        self.start = time.perf_counter()
+        self.clock = clock or time.perf_counter
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.resume = Path(resume) if resume is not None else None
+        if self.checkpoint_dir is None and self.resume is not None:
+            self.checkpoint_dir = self.resume if not self.resume.is_file() else self.resume.parent
+        self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+        self.keep_checkpoints = check_positive_int(keep_checkpoints, "keep_checkpoints")
+        self.extra_fingerprint = dict(fingerprint or {})
+        self.epoch = 0  # epochs completed
+        self.offset = 0.0  # seconds trained before this process (resumed runs)
+        self.start = self.clock()
+        self.now = 0.0  # elapsed seconds at the last clock reading
+        self._finished = False  # a resumed checkpoint's run had already ended
+
+    def elapsed(self) -> float:
+        """Seconds of training so far (of this run, earlier processes included); reads the clock."""
+        self.now = self.offset + self.clock() - self.start
+        return self.now
 
     def progress(self) -> float:
-        """Share of training done: of the steps, or of ``time_budget`` when that is further."""
+        """Share of training done: of the steps, or of ``time_budget`` when that is further.
+
+        The time share uses the last clock reading (:meth:`elapsed`), taken once per
+        step, so the learning rate, the loss switch and the hard-negative phase of a
+        step agree and data-parallel ranks read the same value.
+        """
         p = self.step / self.total_steps
         if self.config.time_budget:
-            p = max(p, (time.perf_counter() - self.start) / self.config.time_budget)
+            p = max(p, self.now / self.config.time_budget)
         return p
 
     def schedule(self) -> tuple[str, int]:
         """Set the learning rate of the next step; return its loss and hard-negative count."""
         c = self.config
+        p = self.progress()
         self.lr = learning_rate(
-            c.lr, self.progress(), self.step, warmup=c.lr_warmup, decay=c.lr_decay,
-            min_ratio=c.lr_min_ratio,
+            c.lr, p, self.step, warmup=c.lr_warmup, decay=c.lr_decay, min_ratio=c.lr_min_ratio,
         )
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
-        p = self.progress()
         loss = c.initial_loss if c.initial_loss and p < c.initial_fraction else c.loss
         hard = c.hard_negatives if loss == "bpr" and p < c.hard_fraction else 0
         return loss, hard
@@ -169,6 +241,8 @@ class Trainer:
         t0, losses = time.perf_counter(), []
         self.module.train()
         out_of_time = False
+        if c.time_budget is not None:
+            self.elapsed()  # validation and checkpoints since the last step count too
         for batch in make_batches(
             self.train,
             c.batch_size,
@@ -190,7 +264,7 @@ class Trainer:
                 )
             )
             self.step += 1
-            if c.time_budget is not None and time.perf_counter() - self.start >= c.time_budget:
+            if c.time_budget is not None and self.elapsed() >= c.time_budget:
                 out_of_time = True
                 break
         record: dict[str, Any] = {
@@ -199,6 +273,7 @@ class Trainer:
             "seconds": round(time.perf_counter() - t0, 4),
             "lr": self.lr,
             "steps": self.step,
+            "progress": round(min(self.progress(), 1.0), 6),
         }
         return record, out_of_time
 
@@ -237,27 +312,40 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Run the epochs; returns the :class:`TrainResult` (the module is updated in place).
 
+        With ``resume``, first loads the newest checkpoint there and continues after
+        its epoch (a checkpoint of a finished run just restores its end state).
+
         Raises
         ------
         TrainingError
             Non-finite loss.
+        CheckpointError
+            ``resume`` holds a checkpoint that is unreadable or from another run.
         """
         c = self.config
-        self.start = time.perf_counter()
+        self.start = self.clock()
+        if self.resume is not None:
+            path = self.resume if self.resume.is_file() else latest_training_checkpoint(self.resume)
+            if path is not None:
+                self.load_state_dict(read_training_checkpoint(path), path)
+        finished = self.result.resumed_from is not None and self._finished
         bar = None
-        if self.verbose and self.rank == 0:
+        if self.verbose and self.rank == 0 and not finished:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=c.epochs, desc=self.desc or type(self.inner).__name__, unit="epoch")
+            bar = tqdm(total=c.epochs, initial=self.epoch,
+                       desc=self.desc or type(self.inner).__name__, unit="epoch")
         try:
             with cpu_threads(1 if self.inner.ego.numel() < _SMALL else None):
-                for epoch in range(1, c.epochs + 1):
+                for epoch in range(self.epoch + 1, c.epochs + 1):
+                    if finished:
+                        break
                     record, out_of_time = self.run_epoch(epoch)
                     self.average_epoch(record)
                     last = epoch == c.epochs or out_of_time
                     if self.validate is not None and (epoch % c.eval_every == 0 or last):
                         self.validate_epoch(epoch, record)
-                    record["elapsed"] = round(time.perf_counter() - self.start, 4)
+                    record["elapsed"] = round(self.elapsed(), 4)
                     self.result.history.append(record)
                     if bar is not None:
                         bar.update(1)
@@ -269,13 +357,14 @@ class Trainer:
                         stop = any(cb(record) for cb in self.callbacks)
                     if stop:
                         self.result.stopped = "callback"
-                        break
-                    if out_of_time:
+                    elif out_of_time:
                         self.result.stopped = "time_budget"
-                        break
-                    if c.patience is not None and self.waited >= c.patience:
+                    elif c.patience is not None and self.waited >= c.patience:
                         self.result.stopped = "early_stopping"
-                        break
+                    self.epoch = epoch
+                    finished = stop or out_of_time or self.result.stopped != "epochs" or last
+                    if self.checkpoint_dir is not None and (finished or epoch % self.checkpoint_every == 0):
+                        self.save_checkpoint(finished)
         except KeyboardInterrupt:
             logger.warning(
                 "training interrupted at step %d; keeping the best state so far", self.step
@@ -286,6 +375,44 @@ class Trainer:
                 bar.close()
         self.restore()
         return self.result
+
+    # ------------------------------------------------------------------ checkpoints
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resumed run must share with the checkpoint's: settings, data, processes.
+
+        See :func:`graphrec.training.checkpoint.run_fingerprint`.
+        """
+        return run_fingerprint(self)
+
+    def state_dict(self, finished: bool = False) -> dict[str, Any]:
+        """Everything needed to continue this run after the current epoch.
+
+        See :func:`graphrec.training.checkpoint.trainer_state`.
+        """
+        return trainer_state(self, finished)
+
+    def load_state_dict(self, state: Mapping[str, Any], path: str | os.PathLike = "checkpoint") -> None:
+        """Continue from ``state`` (:meth:`state_dict` of an earlier run with the same settings).
+
+        Raises
+        ------
+        CheckpointError
+            ``state`` comes from a run with other settings, data or world size.
+        """
+        load_trainer_state(self, state, path)
+
+    def save_checkpoint(self, finished: bool = False) -> Path | None:
+        """Write :meth:`state_dict` to ``checkpoint_dir`` atomically (rank 0; None elsewhere)."""
+        if self.checkpoint_dir is None:
+            return None
+        self.elapsed()  # on every rank: a data-parallel clock is a collective
+        if self.rank != 0:
+            return None
+        state = self.state_dict(finished)
+        self.result.checkpoint = write_training_checkpoint(
+            self.checkpoint_dir, state, self.epoch, keep=self.keep_checkpoints
+        )
+        return self.result.checkpoint
 
 
 def fit_embeddings(
@@ -302,6 +429,12 @@ def fit_embeddings(
     world_size: int = 1,
     optimizer: torch.optim.Optimizer | None = None,
     desc: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    keep_checkpoints: int = 2,
+    resume: str | os.PathLike | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train ``module`` on ``train``'s edges with Adam; the module is updated in place.
@@ -316,6 +449,8 @@ def fit_embeddings(
     config : TrainConfig, optional
         The engine's settings (default ``TrainConfig()``).
     validate, monitor, random_state, verbose, callbacks, rank, world_size, optimizer, desc
+        See :class:`Trainer`.
+    checkpoint_dir, checkpoint_every, keep_checkpoints, resume, fingerprint, clock
         See :class:`Trainer`.
     **overrides
         :class:`TrainConfig` fields that replace those of ``config``
@@ -350,7 +485,8 @@ def fit_embeddings(
     return Trainer(
         module, train, config, validate=validate, monitor=monitor, random_state=random_state,
         verbose=verbose, callbacks=callbacks, rank=rank, world_size=world_size, optimizer=optimizer,
-        desc=desc,
+        desc=desc, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints, resume=resume, fingerprint=fingerprint, clock=clock,
     ).fit()
 
 
