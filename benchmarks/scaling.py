@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -335,7 +336,7 @@ def report(rows: list[dict]) -> str:
               "fit / eval peak MB | R@20 | load | note |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["model"], r["interactions"] or 0, r["dataset"])):
         ep = _value(r, "epoch_s")
-        note = "predicted" if r.get("predicted") else " ".join((r.get("error") or "").split())[:90]
+        note = "predicted" if r.get("predicted") else _short_error(r.get("error"))
         stage = (f"{r.get('fit_peak_mb', '–')} / {r.get('eval_peak_mb', '–')}"
                  if not r.get("predicted") else "–")
         lines.append(
@@ -366,6 +367,14 @@ def report(rows: list[dict]) -> str:
                      f"({max((r['peak_mb'] for r in ran if r['interactions'] == largest), default=0):,.0f} MB) | "
                      f"{NEXT_STEP.get(model, '')} |")
     return "\n".join(lines)
+
+
+def _short_error(error: str | None) -> str:
+    """The error's last line, without file paths (tables are committed)."""
+    if not error:
+        return ""
+    last = error if error.startswith("MemoryCeilingError") else error.strip().splitlines()[-1]
+    return re.sub(r"(/[^\s/'\"(),]+)+/", "", " ".join(last.split()))[:160]
 
 
 def _fmt(v: Any, digits: int = 1) -> str:
