@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--tails-only", action="store_true", help="--compare-paths: only the low-rank tails")
     p.add_argument("--tail", choices=("exact", "linear", "quadratic"), default=None,
                    help="override the recipe's tail (exact polynomial or a low-rank approximation)")
+    p.add_argument("--memory-budget", type=float, default=None,
+                   help="override the recipe's memory_budget (GiB: the sparse P and the scoring buffers)")
     p.add_argument("--no-independent", action="store_true", help="skip the independent evaluator")
     p.add_argument("--force", action="store_true", help="overwrite the JSON if it exists")
     args = p.parse_args(argv)
@@ -289,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         record["source_of_settings"] = "graphrec/recipes.py"
     if args.tail is not None:
         params["tail"] = args.tail
+    if args.memory_budget is not None:
+        params["memory_budget"] = args.memory_budget
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
     record["settings"] = params
     params = {k: (tuple(v) if k == "coefficients" else v) for k, v in params.items()}
