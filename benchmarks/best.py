@@ -49,15 +49,16 @@ from graphrec.recipes import BEST, QUICK
 __all__ = ["build_best", "independent_check", "main", "run_best_job", "select_weights", "standard_errors"]
 
 
-def _recipe(dataset: str, quick: bool) -> dict[str, Any]:
+def _recipe(dataset: str, quick: bool, names: list[str] | None = None) -> dict[str, Any]:
     from graphrec.models import get_model_class
 
     key = dataset if dataset in BEST else "gowalla"  # other datasets run the Gowalla recipe's shape
     recipe = BEST[key]
+    listed = recipe["members"] if names is None else [(n, {}) for n in names]
     members = []
-    for name, params in recipe["members"]:
+    for name, params in listed:
         params = dict(params)
-        if key != dataset:  # not tuned there: the members' own recorded recipes for that dataset
+        if key != dataset or names is not None or not params:  # not tuned there: the members' own recorded recipes for that dataset
             params = gr.recipes.settings_for(name, dataset) | {"random_state": params.get("random_state", 0)}
         if quick:
             params.update(QUICK.get(name, {}))
@@ -67,23 +68,26 @@ def _recipe(dataset: str, quick: bool) -> dict[str, Any]:
     return {"members": members, "ensemble": dict(recipe["ensemble"]), "recipe_of": key}
 
 
-def build_best(dataset: str, *, quick: bool = False, seed: int = 0, weights: Any = "recorded") -> gr.Ensemble:
+def build_best(dataset: str, *, quick: bool = False, seed: int = 0, weights: Any = "recorded",
+               members: list[str] | None = None) -> gr.Ensemble:
     """The unfitted best model of ``dataset`` (its ``BEST`` recipe; other datasets: Gowalla's
     members with their own recorded settings there, weights chosen on a carve).
 
     ``weights="recorded"`` keeps the recipe's weights; None chooses them on a validation carve.
+    ``members`` (registry or method names) replaces the recipe's members by those names with
+    their recorded settings for ``dataset`` (to try other ensembles with ``--select``).
     """
     from graphrec.models import get_model_class
 
-    recipe = _recipe(dataset, quick)
-    members = [get_model_class(name)(**params) for name, params in recipe["members"]]
+    recipe = _recipe(dataset, quick, members)
+    models = [get_model_class(name)(**params) for name, params in recipe["members"]]
     settings = recipe["ensemble"]
     if weights != "recorded":
         settings["weights"] = weights
-    if recipe["recipe_of"] != dataset:
+    if recipe["recipe_of"] != dataset or members is not None:
         settings["weights"] = None
     settings.setdefault("random_state", seed)
-    return gr.Ensemble(members, **settings)
+    return gr.Ensemble(models, **settings)
 
 
 def standard_errors(per_user: Any) -> dict[str, float]:
@@ -133,6 +137,9 @@ def run_best_job(dataset: str, model_name: str = "best", *, quick: bool, root: s
         "settings_source": "graphrec/recipes.py (BEST)",
         "epochs": None, "stopped": None,
     }
+    if dataset == "gowalla" and not quick:  # second opinion, timed apart from the run
+        result["independent"] = independent_check(model, dataset, root, graphrec_metrics=(metrics, per_user))
+        print(f"independent evaluator: {json.dumps(result['independent'])}", flush=True)
     print(f"best on {dataset}: Recall@20 {metrics['recall@20']:.4f} ± {result['standard_error']['recall@20']:.4f}, "
           f"NDCG@20 {metrics['ndcg@20']:.4f} ± {result['standard_error']['ndcg@20']:.4f}; weights "
           f"{np.round(model.weights_, 3).tolist()}; fit {fit_seconds:.0f} s, eval {eval_seconds:.0f} s", flush=True)
@@ -140,7 +147,8 @@ def run_best_job(dataset: str, model_name: str = "best", *, quick: bool, root: s
 
 
 def select_weights(dataset: str, *, root: str | None = None, seed: int = 0, valid_size: float = 0.1,
-                   quick: bool = False) -> dict[str, Any]:
+                   quick: bool = False, members: list[str] | None = None,
+                   max_valid_users: int | None = None) -> dict[str, Any]:
     """Weights of the best recipe chosen on a validation carve of train (test never read).
 
     Members are fitted on train minus a ``valid_size`` per-user carve; every weight vector of
@@ -148,7 +156,7 @@ def select_weights(dataset: str, *, root: str | None = None, seed: int = 0, vali
     """
     ds = load_bench_dataset(dataset, root)
     carve = gr.splits.validation_split(ds.train, valid_size, random_state=seed)
-    template = build_best(dataset, quick=quick, seed=seed, weights=None)
+    template = build_best(dataset, quick=quick, seed=seed, weights=None, members=members)
     t0 = time.perf_counter()
     fitted, seconds = [], []
     for m in template.models:
@@ -157,6 +165,8 @@ def select_weights(dataset: str, *, root: str | None = None, seed: int = 0, vali
         seconds.append(time.perf_counter() - t)
         print(f"{type(m).__name__} fitted on the carve's train in {seconds[-1]:.0f} s", flush=True)
     params = template.get_params(deep=False) | {"models": fitted, "prefit": True}
+    if max_valid_users:
+        params["max_valid_users"] = max_valid_users
     ens = gr.Ensemble(**params).fit(carve.train, carve.valid)
     sel = ens.selection_ or {}
     out = {
@@ -174,9 +184,11 @@ def select_weights(dataset: str, *, root: str | None = None, seed: int = 0, vali
     return out
 
 
-def independent_check(model: gr.Recommender, dataset: str = "gowalla", root: str | None = None) -> dict[str, Any]:
-    """Recall/NDCG@20 of a saved model by ``independent_eval.py`` (raw Gowalla files, no IdMaps),
-    beside graphrec's own figures with their per-user standard errors."""
+def independent_check(model: gr.Recommender, dataset: str = "gowalla", root: str | None = None,
+                      graphrec_metrics: tuple[dict[str, Any], Any] | None = None) -> dict[str, Any]:
+    """Recall/NDCG@20 of a fitted model by ``independent_eval.py`` (raw Gowalla files, no IdMaps),
+    beside graphrec's own figures with their per-user standard errors (computed here unless
+    ``graphrec_metrics``, an ``evaluate`` result and its per-user frame, is given)."""
     import torch
     from independent_eval import evaluate as plain_evaluate
     from independent_eval import load_gowalla
@@ -202,10 +214,13 @@ def independent_check(model: gr.Recommender, dataset: str = "gowalla", root: str
     t = time.perf_counter()
     res = {k: float(v) for k, v in plain_evaluate(score, train, test, batch_size=1024).items()}
     res["seconds"] = time.perf_counter() - t
-    ds = gr.datasets.load("gowalla", root=root)
-    ours = gr.evaluate(model, ds.test, k=(20,), per_user=True)
+    if graphrec_metrics is None:
+        ds = gr.datasets.load("gowalla", root=root)
+        ours = gr.evaluate(model, ds.test, k=(20,), per_user=True)
+        graphrec_metrics = (ours, ours["per_user"])
+    ours, per_user = graphrec_metrics
     res["graphrec"] = {"recall@20": ours["recall@20"], "ndcg@20": ours["ndcg@20"],
-                       "standard_error": standard_errors(ours["per_user"])}
+                       "standard_error": standard_errors(per_user)}
     return res
 
 
@@ -218,13 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--valid-size", type=float, default=0.1)
     p.add_argument("--quick", action="store_true", help="smoke-test budgets")
+    p.add_argument("--members", default=None,
+                   help="--select: comma list of registry/method names to ensemble instead of the recipe's "
+                        "(each with its recorded settings for the dataset)")
+    p.add_argument("--max-valid-users", type=int, default=None,
+                   help="--select: score the weights on this many random validation users (seeded)")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     if args.check_saved:
         out = independent_check(gr.load(args.check_saved), args.dataset, args.root)
     elif args.select:
         out = select_weights(args.dataset, root=args.root, seed=args.seed, valid_size=args.valid_size,
-                             quick=args.quick)
+                             quick=args.quick, members=args.members.split(",") if args.members else None,
+                             max_valid_users=args.max_valid_users)
     else:
         p.error("give --select or --check-saved (the recipe itself runs as benchmarks/run.py --model best)")
     print(json.dumps({k: v for k, v in out.items() if k not in ("candidates", "scores")}, default=str))

@@ -59,6 +59,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "rerank": ("graphrec.rerank", None),
     "retrieval": ("graphrec.retrieval", None),
     "splits": ("graphrec.data.splits", None),
+    "tune": ("graphrec.tuning", "tune"),
+    "tuning": ("graphrec.tuning", None),
     "viz": ("graphrec.viz", None),
 }
 
@@ -101,11 +103,24 @@ __all__ = [
     "rerank",
     "retrieval",
     "splits",
+    "tune",
+    "tuning",
     "viz",
 ]
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on first use
-    from graphrec import ann, coldstart, explain, graph, hetero, metrics, rerank, retrieval, viz
+    from graphrec import (
+        ann,
+        coldstart,
+        explain,
+        graph,
+        hetero,
+        metrics,
+        rerank,
+        retrieval,
+        tuning,
+        viz,
+    )
     from graphrec.data import datasets, splits
     from graphrec.data.datasets import Dataset
     from graphrec.data.features import FeatureError, Features
@@ -131,6 +146,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time __getattr__ imports on 
     from graphrec.models.graph_filter import GraphFilter
     from graphrec.models.hybrid import ContentBased, HybridLightGCN, HybridMF
     from graphrec.models.spectral import SpectralFilter
+    from graphrec.tuning import tune
 
 
 def __getattr__(name: str) -> Any:

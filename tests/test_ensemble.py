@@ -206,3 +206,21 @@ def test_cli_recommend_and_evaluate_a_saved_ensemble(tmp_path, capsys):
     assert [r["rank"] for r in recs] == [1, 2, 3]
     assert main(["--quiet", "evaluate", "--model", str(path), "--k", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"]["recall@5"] > 0
+
+
+def test_best_recipe_runs_and_saves_a_loadable_ensemble(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from run import main as run_main
+
+    assert run_main(["--quick", "--dataset", "synthetic", "--model", "best", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "synthetic" / "best" / "results.json").read_text())
+    assert set(res["standard_error"]) == {"recall@20", "ndcg@20"}
+    assert np.isclose(sum(res["weights"]), 1.0)
+    model = gr.load(tmp_path / "synthetic" / "best" / "model")
+    assert isinstance(model, gr.Ensemble)
+    assert np.isclose(gr.evaluate(model, gr.datasets.synthetic(
+        n_users=400, n_items=300, n_communities=5, interactions_per_user=20, random_state=0).test,
+        k=(20,))["recall@20"], res["metrics"]["recall@20"])

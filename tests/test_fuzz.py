@@ -13,7 +13,7 @@ case must
 * finish within :data:`CASE_SECONDS` (a SIGALRM guard turns a hang into a failure).
 
 A saved-then-loaded model must score identically. Hypothesis runs derandomized
-(the same cases every run); the ``ci`` profile (``HYPOTHESIS_PROFILE=ci``) runs fewer.
+(the same cases every run); ``GRAPHREC_FUZZ_PROFILE=ci`` runs fewer cases, ``=report`` more.
 ``GRAPHREC_FUZZ_REPORT=FILE`` writes the per-class counts of cases and outcomes
 (the table in docs/reliability.md) as JSON at the end of the module.
 """
@@ -44,12 +44,16 @@ from hypothesis.extra import numpy as hnp
 import graphrec as gr
 from graphrec.data.ids import IdMap
 
-settings.register_profile("graphrec", max_examples=40, derandomize=True, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-                          database=None)
-settings.register_profile("ci", parent=settings.get_profile("graphrec"), max_examples=15)
-settings.register_profile("report", parent=settings.get_profile("graphrec"), max_examples=200)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "graphrec"))
+#: this module's settings (applied per test, so other modules' hypothesis settings are untouched):
+#: derandomized, no example database; GRAPHREC_FUZZ_PROFILE=ci runs fewer cases, =report more
+_EXAMPLES = {"default": 40, "ci": 15, "report": 200}[os.environ.get("GRAPHREC_FUZZ_PROFILE", "default")]
+FUZZ = settings(max_examples=_EXAMPLES, derandomize=True, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def fewer(n: int) -> settings:
+    """FUZZ with ``n`` cases for a slow property (fewer under the ci profile, never more)."""
+    return settings(FUZZ, max_examples=max(3, n * min(_EXAMPLES, 40) // 40))
 
 CASE_SECONDS = 10.0
 #: the errors graphrec documents for bad input (ValueError covers MalformedFileError,
@@ -182,6 +186,7 @@ def write(tmp_path: Path, name: str, data: str | bytes) -> Path:
 
 
 # ---------------------------------------------------------------------- file loaders
+@FUZZ
 @given(text=csv_text(), rating=st.sampled_from([None, "rating"]), timestamp=st.sampled_from([None, "timestamp"]),
        min_rating=st.sampled_from([None, 3.0]))
 def test_csv_loads_or_names_the_problem(tmp_path: Path, text: str, rating: str | None, timestamp: str | None,
@@ -193,6 +198,7 @@ def test_csv_loads_or_names_the_problem(tmp_path: Path, text: str, rating: str |
         check_interactions(x)
 
 
+@FUZZ
 @given(text=csv_text(sep="\t"))
 def test_tsv_and_sniffed_tables_load_or_name_the_problem(tmp_path: Path, text: str) -> None:
     from graphrec.data._readers import read_table
@@ -205,6 +211,7 @@ def test_tsv_and_sniffed_tables_load_or_name_the_problem(tmp_path: Path, text: s
     attempt("TSV / sniffed separator (read_table)", lambda: read_table(path2, sep=None))
 
 
+@FUZZ
 @given(data=st.binary(max_size=300))
 def test_binary_garbage_files_are_refused_clearly(tmp_path: Path, data: bytes) -> None:
     for name in ("g.csv", "g.parquet", "g.txt"):
@@ -238,6 +245,7 @@ def frames(draw: Any) -> pd.DataFrame:
     return df
 
 
+@FUZZ
 @given(df=frames())
 def test_parquet_loads_or_names_the_problem(tmp_path: Path, df: pd.DataFrame) -> None:
     pytest.importorskip("pyarrow")
@@ -257,6 +265,7 @@ LGCN_TOKEN = st.one_of(st.integers(-3, 30).map(str), st.sampled_from(["", "x", "
                                                                       "1e3", "\t", "0x1", "-0"]))
 
 
+@FUZZ
 @given(lines=st.lists(st.lists(LGCN_TOKEN, max_size=6), max_size=8), n_items=st.sampled_from([None, 5, 40]))
 def test_lightgcn_text_loads_or_names_the_line(tmp_path: Path, lines: list[list[str]], n_items: int | None) -> None:
     path = write(tmp_path, "train.txt", "\n".join(" ".join(t) for t in lines))
@@ -266,6 +275,7 @@ def test_lightgcn_text_loads_or_names_the_line(tmp_path: Path, lines: list[list[
 
 
 # ---------------------------------------------------------------------- in-memory constructors
+@FUZZ
 @given(df=frames(), rating=st.sampled_from([None, "rating", "nope"]), timestamp=st.sampled_from([None, "timestamp"]),
        duplicates=st.sampled_from(["sum", "max", "last", "first", "mean"]),
        min_rating=st.sampled_from([None, 2.0, float("nan")]))
@@ -284,6 +294,7 @@ ARRAY = st.one_of(
 )
 
 
+@FUZZ
 @given(users=ARRAY, items=ARRAY, weights=st.one_of(st.none(), ARRAY), timestamps=st.one_of(st.none(), ARRAY),
        n_users=st.sampled_from([None, 0, 3, 25, -1]), n_items=st.sampled_from([None, 5, 25, 2.5]))
 def test_arrays_load_or_name_the_problem(users: Any, items: Any, weights: Any, timestamps: Any,
@@ -306,6 +317,7 @@ def near_valid_arrays(draw: Any) -> tuple[Any, Any, Any]:
     return users, items, weights
 
 
+@FUZZ
 @given(arrays=near_valid_arrays(), n_users=st.sampled_from([None, None, 10, 5]),
        duplicates=st.sampled_from(["sum", "max", "last", "first"]))
 def test_near_valid_arrays_load_or_name_the_bad_value(arrays: tuple[Any, Any, Any], n_users: Any,
@@ -318,6 +330,7 @@ def test_near_valid_arrays_load_or_name_the_bad_value(arrays: tuple[Any, Any, An
         assert x.nnz <= len(users)
 
 
+@FUZZ
 @given(u=ARRAY, i=ARRAY, n_users=st.integers(1, 30), n_items=st.integers(1, 30),
        weights=st.one_of(st.none(), ARRAY))
 def test_constructor_checks_its_arrays(u: Any, i: Any, n_users: int, n_items: int, weights: Any) -> None:
@@ -340,6 +353,7 @@ def small_interactions(draw: Any) -> gr.Interactions:
     return gr.Interactions.from_arrays(users, items, timestamps=ts)
 
 
+@FUZZ
 @given(x=small_interactions(), size=SIZE, seed=st.one_of(st.none(), st.integers(-1, 2**32), st.just("seed")),
        how=st.sampled_from(["random_holdout", "leave_last_out", "temporal_split", "validation_split"]))
 def test_splits_partition_or_name_the_parameter(x: gr.Interactions, size: Any, seed: Any, how: str) -> None:
@@ -371,7 +385,7 @@ MODEL_FACTORIES = {
 }
 
 
-@settings(max_examples=12)
+@fewer(12)
 @given(x=small_interactions(), name=st.sampled_from(sorted(MODEL_FACTORIES)))
 def test_saved_then_loaded_model_scores_identically(tmp_path_factory: pytest.TempPathFactory, x: gr.Interactions,
                                                      name: str) -> None:
@@ -392,7 +406,7 @@ def _has_ids(model: Any) -> bool:
     return "ids" in inspect.signature(model.score).parameters
 
 
-@settings(max_examples=25)
+@fewer(25)
 @given(cut=st.floats(0, 1), junk=st.binary(max_size=40), which=st.sampled_from(["meta.json", "arrays.npz"]),
        mode=st.sampled_from(["truncate", "append", "replace", "json"]))
 def test_damaged_model_directories_are_refused_clearly(tmp_path_factory: pytest.TempPathFactory, cut: float,
@@ -434,7 +448,7 @@ def cli_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"__DATA__": str(data), "__DIR__": str(root), "__MODEL__": str(model)}
 
 
-@settings(max_examples=60)
+@fewer(60)
 @given(command=COMMAND, rest=st.lists(st.tuples(FLAGS, FLAG_VALUES), max_size=5),
        model=st.sampled_from(["popularity", "mf", "graphfilter", "nope", ""]))
 def test_cli_arguments_end_in_an_exit_code_and_one_clear_line(cli_files: dict[str, str], command: str,

@@ -19,7 +19,7 @@ from typing import Any
 
 from graphrec.cli.parser import MODEL_FLAGS, param_value
 
-__all__ = ["COMMANDS", "UsageError", "dumps", "env_flag", "one_line"]
+__all__ = ["COMMANDS", "UsageError", "best_toml", "dumps", "env_flag", "one_line"]
 
 
 class UsageError(Exception):
@@ -420,6 +420,101 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                 raise UsageError(one_line(exc)) from exc
     print(dumps(results) if args.json else format_table(results))
     return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from graphrec.tuning import tune
+
+    cfg = _config(args)
+    name = args.model or cfg.get("model")
+    if not name:
+        raise UsageError("no model given: graphrec tune MODEL ... (see `graphrec models`)")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out} exists and is not an empty folder; give a new folder "
+                         "(graphrec tune never overwrites files)")
+    if args.budget is None and args.trials is None and args.method != "grid":
+        raise UsageError("give --budget SECONDS and/or --trials N (a grid search may run without them)")
+    model = _build(args, cfg, name)
+    ds, record = _data(args, cfg)
+    seed = _opt(args, cfg, "seed", 0)
+    train, valid = ds.train, ds.valid
+    if args.cv is not None:
+        valid = None
+    elif valid is None:
+        from graphrec.data.splits import validation_split
+
+        carve = validation_split(ds.train, args.valid_size, random_state=seed)
+        train, valid = carve.train, carve.valid
+    space = None
+    for item in args.space:
+        key, eq, value = item.partition("=")
+        values = param_value(value.strip()) if eq else None
+        if not key.strip() or not isinstance(values, list) or not values:
+            raise UsageError(f"--space takes NAME=[V1, V2, ...], got {item!r} (e.g. --space n_layers=[1, 2, 3])")
+        space = {**(space or {}), key.strip(): values}
+    _say(args)(f"tuning {type(model).__name__} on {ds!r}")
+    try:
+        res = tune(model, train, valid, space=space, budget=args.budget, n_trials=args.trials, clock=args.clock,
+                   method=args.method,
+                   metric=args.metric, cv=args.cv, random_state=seed, verbose=not args.quiet)
+    except (ValueError, TypeError) as exc:  # bad settings of the search itself (trials' errors are caught inside)
+        raise UsageError(one_line(exc)) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    res.trials.to_csv(out / "trials.csv", index=False)
+    (out / "best.toml").write_text(best_toml(name, model, res, record, seed), encoding="utf-8")
+    res.plot(out / "search.png")
+    print(f"best {res.metric} on validation {res.best_score:.4f} (trial {res.best_trial} of {len(res.trials)}, "
+          f"{res.elapsed:.0f} s): {res.best_params}")
+    print(f"wrote {out / 'trials.csv'}, {out / 'best.toml'}, {out / 'search.png'}; "
+          f"next: graphrec train --config {out / 'best.toml'} --out MODEL_DIR")
+    return 0
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, (int, float)):
+        if math.isfinite(value):
+            return repr(value)
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
+
+
+def best_toml(name: str, model: Any, res: Any, record: dict[str, Any], seed: int) -> str:
+    """The TOML config of a search's best setting, as ``graphrec train --config`` reads it.
+
+    Holds the model, the data options that rebuild the dataset, the seed and ``[params]``:
+    the searched parameters and any fixed ones that differ from the model's defaults.
+    TOML has no null: a None that differs from a non-None default is left as a comment.
+    """
+    defaults = type(model)().get_params()
+    params = {**model.get_params(), **res.best_params}
+    lines = [f"# graphrec tune {name}: best {res.metric} on validation {res.best_score:.6g}, trial "
+             f"{res.best_trial} of {len(res.trials)}, {res.method} search, {res.elapsed:.0f} s"
+             + (f" (budget {res.budget:.0f} s)" if res.budget else ""),
+             f"model = {_toml_value(name)}", f"dataset = {_toml_value(record['source'])}"]
+    data_defaults = {"user_col": "user_id", "item_col": "item_id", "test_size": 0.2, "download": False}
+    for key in DATA_KEYS:
+        value = record.get(key)
+        if key != "dataset" and value is not None and value != data_defaults.get(key):
+            lines.append(f"{key} = {_toml_value(value)}")
+    lines += [f"seed = {int(seed)}", "", "[params]"]
+    for key, value in params.items():
+        if key in ("random_state", "device", "verbose"):
+            continue
+        if key not in res.best_params and value == defaults.get(key):
+            continue
+        if value is None:
+            if defaults.get(key) is not None:
+                lines.append(f"# {key} = None (TOML has no null: pass --param {key}=none)")
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

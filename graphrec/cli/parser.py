@@ -172,6 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "a new file unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
+    p = add("tune", "search a model's hyperparameters on validation data (graphrec.tune); write DIR/trials.csv, "
+            "DIR/best.toml (for graphrec train --config) and DIR/search.png", data, hp)
+    p.add_argument("model", nargs="?", help="model name (see `graphrec models`); or model = ... in --config")
+    p.add_argument("--out", required=True, metavar="DIR", help="new or empty folder for the results")
+    p.add_argument("--budget", type=float, metavar="SECONDS", help="wall-clock budget of the search")
+    p.add_argument("--trials", type=positive_int, metavar="N", help="at most N trials")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what --budget counts: wall-clock or this process's CPU seconds (fair on a shared machine)")
+    p.add_argument("--method", choices=("auto", "tpe", "random", "grid"), default="auto",
+                   help="auto: Optuna TPE when optuna is installed (graphrec[tune]), else random")
+    p.add_argument("--metric", default="recall@20", help="validation metric to maximise (default recall@20)")
+    p.add_argument("--cv", type=int, metavar="K", help="score by per-user K-fold cross-validation of train")
+    p.add_argument("--valid-size", type=float, default=0.1,
+                   help="share of each user's train rows carved off as validation when the data has none")
+    p.add_argument("--space", action="append", default=[], metavar="NAME=[V1, V2]",
+                   help="search NAME over these values (repeatable; replaces the model's default space)")
+
     p = add("benchmark", "fit and evaluate models with their recorded recipes (graphrec.recipes); the suite "
             "with peer libraries and RESULTS.md needs a source checkout: python benchmarks/run.py --full")
     p.add_argument("--dataset", nargs="+", default=["sample"], metavar="NAME",

@@ -27,6 +27,7 @@ __all__ = [
     "leave_last_out",
     "random_holdout",
     "temporal_split",
+    "user_kfold",
     "validation_split",
 ]
 
@@ -388,3 +389,62 @@ def validation_split(
     else:
         raise ValueError(f"method must be 'random' or 'last', got {method!r}")
     return Split(train=inner.train, test=_empty_like(train) if test is None else test, valid=inner.test)
+
+
+def user_kfold(
+    x: Interactions,
+    n_splits: int = 5,
+    *,
+    random_state: RandomState = 0,
+) -> list[Split]:
+    """Per-user K-fold cross-validation: each user's rows are dealt into ``n_splits`` folds.
+
+    Each user's rows are shuffled (one random key per row) and dealt round-robin from a
+    random starting fold, so every user with at least ``n_splits`` rows has rows in every
+    fold, and fold sizes per user differ by at most one. Split ``f`` holds fold ``f`` as
+    ``test`` and every other fold as ``train``: the test parts partition the rows of
+    ``x``, and no row is in the train and test part of one split. Users with fewer
+    rows than folds have test rows in only some splits (and, with one row, no train
+    rows in that split).
+
+    Parameters
+    ----------
+    x : Interactions
+    n_splits : int, default 5
+        Number of folds, >= 2.
+    random_state : int, numpy Generator or None
+        Seed; the same seed gives the same folds.
+
+    Returns
+    -------
+    list of Split
+        ``n_splits`` splits on the IdMaps of ``x`` (``valid`` is None).
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not Interactions.
+    ValueError
+        Empty ``x`` or ``n_splits`` < 2.
+
+    Examples
+    --------
+    >>> x = Interactions.from_arrays([0] * 6 + [1] * 4, list(range(6)) + list(range(4)))
+    >>> folds = user_kfold(x, 2, random_state=0)
+    >>> [f.test.nnz for f in folds], [f.train.nnz for f in folds]
+    ([5, 5], [5, 5])
+    """
+    x = _check_interactions(x)
+    if isinstance(n_splits, (bool, np.bool_)) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}")
+    rng = _rng(random_state)
+    keys = rng.random(x.nnz)
+    # rank of each row within its user's shuffled rows (vectorised: lexsort by user, then key)
+    order = np.lexsort((keys, x.user_idx))
+    deg = x.user_degrees
+    starts = np.concatenate([[0], np.cumsum(deg)[:-1]])
+    rank = np.empty(x.nnz, dtype=np.int64)
+    rank[order] = np.arange(x.nnz) - starts[x.user_idx[order]]
+    offset = rng.integers(0, n_splits, size=len(deg))
+    fold = (rank + offset[x.user_idx]) % n_splits
+    return [Split(*_split_mask(x, fold == f)) for f in range(int(n_splits))]

@@ -72,6 +72,33 @@ class Recommender(BaseEstimator):
     #: user vectors are propagated over the graph (LightGCN), else "ridge"
     fold_in_default: ClassVar[str] = "ridge"
 
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        """The default hyperparameter search space of this model, for :func:`graphrec.tune`.
+
+        Kept for every model in one table, :data:`graphrec.tuning.spaces.DEFAULT_SPACES`
+        (keyed by class name); a subclass without an entry may override this method.
+
+        Returns
+        -------
+        dict
+            ``{name: Float | Int | Categorical | [values]}`` (a fresh copy).
+
+        Raises
+        ------
+        KeyError
+            The class has no default space.
+
+        Examples
+        --------
+        >>> import graphrec as gr
+        >>> sorted(gr.GraphFilter.search_space())
+        ['alpha', 'n_components']
+        """
+        from graphrec.tuning.spaces import default_space
+
+        return default_space(cls.__name__)
+
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Interactions, valid: Interactions | None = None) -> Recommender:
         """Fit on ``train`` (refits from scratch).

@@ -130,7 +130,7 @@ class Ensemble(Recommender):
         Spacing of the simplex grid of candidate weights.
     metric : str, default "recall@20"
         Validation metric maximised: ``name@k`` with a name of
-        :data:`graphrec.metrics.RANKING_METRICS`.
+        ``graphrec.metrics.RANKING_METRICS``.
     max_valid_users : int, optional
         Score at most this many validation users (a seeded random subset), to
         bound the selection's cost.

@@ -8,8 +8,8 @@ the best validated state, the weight average, and a *fingerprint* of the run
 (settings, data, world size) that a resumed run must match.
 
 Files are ``train-state-NNNN.pt`` (``NNNN`` the epoch) in the checkpoint
-directory, written with :func:`torch.save` to a hidden temporary file in the same
-directory, flushed and fsynced, then renamed into place (:func:`os.replace` is
+directory, written with ``torch.save`` to a hidden temporary file in the same
+directory, flushed and fsynced, then renamed into place (``os.replace`` is
 atomic on POSIX and Windows), so a process killed mid-write leaves the previous
 checkpoints intact and at most a hidden ``.tmp`` file, which readers ignore and
 the next write removes. Files are read with ``torch.load(weights_only=True)``:

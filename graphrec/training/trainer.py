@@ -132,7 +132,7 @@ class Trainer:
     fingerprint : mapping, optional
         Further JSON values a resumed run must match (e.g. the model's hyperparameters).
     clock : callable, optional
-        Returns the time in seconds (default :func:`time.perf_counter`). Data-parallel
+        Returns the time in seconds (default ``time.perf_counter``). Data-parallel
         training passes rank 0's clock so all ranks follow one schedule and stop at
         the same step.
 
