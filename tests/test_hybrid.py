@@ -54,10 +54,11 @@ def planted():
     return _planted()
 
 
-@pytest.mark.parametrize("mode", ["sum", "graph", "both"])
-def test_cold_items_recovered_from_attributes_where_pure_cf_cannot(planted, mode):
+@pytest.mark.parametrize(("mode", "readout"), [("sum", "graph"), ("graph", "graph"), ("both", "graph"),
+                                               ("both", "ridge")])
+def test_cold_items_recovered_from_attributes_where_pure_cf_cannot(planted, mode, readout):
     train, test, f, _ug, _ig, cold = planted
-    hyb = gr.HybridLightGCN(n_layers=2, features_as=mode, **FAST).fit(train, features=f)
+    hyb = gr.HybridLightGCN(n_layers=2, features_as=mode, cold_readout=readout, **FAST).fit(train, features=f)
     r_hyb = _cold_recall(hyb.item_embeddings_, hyb.user_embeddings_, test, cold)
     cf = gr.LightGCN(n_layers=2, **FAST).fit(train)
     r_cf = _cold_recall(cf.item_embeddings_, cf.user_embeddings_, test, cold)

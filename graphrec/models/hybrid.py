@@ -263,6 +263,9 @@ class _HybridBase(_GraphEmbeddingModel):
         hl = self._setting("half_life", None)
         if hl is not None:
             check_positive_float(hl, "half_life")
+        if self._setting("cold_readout", "graph") not in ("graph", "ridge"):
+            raise ValueError(f"cold_readout must be 'graph' or 'ridge', got {self._setting('cold_readout', None)!r}")
+        check_positive_float(self._setting("readout_alpha", 1.0), "readout_alpha", allow_zero=True)
         ref = self._setting("time_reference", "global")
         if ref not in TIME_REFERENCES:
             raise ValueError(f"time_reference must be one of {TIME_REFERENCES}, got {ref!r}")
@@ -337,6 +340,7 @@ class _HybridBase(_GraphEmbeddingModel):
         isolated = np.ones(n, bool)
         isolated[: len(degree)] = degree <= 0
         self._graph_info = (g, (n_ia, n_ua), features)
+        self._degrees = (deg_u, deg_i)
         return HybridModule(
             u, i, n, self.embedding_dim, blocks, learn, weights,
             None if content is None else content[0], None if content is None else content[1],
@@ -371,6 +375,50 @@ class _HybridBase(_GraphEmbeddingModel):
         self.feature_names_ = (
             () if features is None else (features.item_feature_names, features.user_feature_names)
         )
+        self.readouts_: dict[str, tuple[NDArray[np.float32], NDArray[np.float32]]] = {}
+        self.train_degrees_ = self._degrees
+        if self._setting("cold_readout", "graph") == "ridge" and features is not None:
+            self.fit_readouts(features)
+
+    def fit_readouts(self, features: Features, alpha: float | None = None) -> _HybridBase:
+        """(Re)fit the ridge readouts of ``cold_readout="ridge"`` without retraining.
+
+        Ridge maps from features to the final embeddings of the users / items with
+        training interactions; those without any get the map's output.
+
+        Parameters
+        ----------
+        features : Features
+            The features the model was fitted with.
+        alpha : float, optional
+            Ridge regularisation (default ``readout_alpha``).
+
+        Returns
+        -------
+        self
+        """
+        from graphrec.coldstart import ContentItemMapper
+
+        alpha = check_positive_float(
+            self._setting("readout_alpha", 1.0) if alpha is None else alpha, "alpha", allow_zero=True
+        )
+        deg_u, deg_i = self.train_degrees_
+        for side, deg, emb in (("item", deg_i, self.item_embeddings_), ("user", deg_u, self.user_embeddings_)):
+            f = getattr(features, f"{side}_features")
+            warm = np.flatnonzero(deg > 0)
+            if f.shape[1] == 0 or len(warm) < 2:
+                continue
+            mapper = ContentItemMapper(alpha=alpha).fit(f[warm], emb[warm])
+            self.readouts_[side] = (mapper.coef_, mapper.intercept_)
+            cold = np.flatnonzero(deg == 0)
+            if len(cold):
+                emb[cold] = self._readout(side, f[cold])
+        self.__dict__.pop("_tensor_cache", None)
+        return self
+
+    def _readout(self, side: str, f: Any) -> NDArray[np.float32]:
+        coef, intercept = self.readouts_[side]
+        return np.asarray(f @ coef.T.astype(np.float64) + intercept, np.float32)
 
     # ------------------------------------------------------------------ cold start
     def _gain(self, edge_type: str) -> float:
@@ -467,6 +515,8 @@ class _HybridBase(_GraphEmbeddingModel):
         links = {}
         if related is not None:
             links["item-item"] = (_check_links(related, n_new, self.n_items_, "related"), self.n_users_)
+        if "item" in getattr(self, "readouts_", {}) and not links:
+            return self._readout("item", f)
         return self._fold_in(x0, self._links("item", f, links, n_new))
 
     def embed_new_users(
@@ -498,6 +548,8 @@ class _HybridBase(_GraphEmbeddingModel):
             raise ValueError("give at least one of features, friends or items")
         n_new = given[0].shape[0] if given else int(n_new)  # type: ignore[arg-type]
         x0, f = self._content_x0("user", features, n_new)
+        if "user" in getattr(self, "readouts_", {}) and f is not None and friends is None and items is None:
+            return self._readout("user", f)
         links = {}
         if friends is not None:
             links["user-user"] = (_check_links(friends, n_new, self.n_users_, "friends"), 0)
@@ -540,11 +592,18 @@ _HYBRID_DOC = """    features_as : {"sum", "graph", "both"}, default "both"
         Also learn a positive gain per edge type (initialised 1).
     half_life : float, optional
         Time decay of user-item edges, in the timestamps' unit (None: no decay).
+    cold_readout : {"graph", "ridge"}, default "graph"
+        How users and items without interactions (and new ones known by features
+        only) are embedded: by the layer arithmetic of the graph (their feature
+        embeddings propagated), or by a ridge map from features to the final
+        embeddings of the nodes with interactions, fitted at the end of training.
+    readout_alpha : float, default 1.0
+        Ridge regularisation of ``cold_readout="ridge"``.
     time_reference : {"global", "user"}, default "global"
         Age from the latest training time, or from each user's latest interaction."""
 
 
-@engine_parameters(after="time_reference")
+@engine_parameters(after="readout_alpha")
 class HybridLightGCN(_HybridBase):
     __doc__ = f"""LightGCN over the heterogeneous graph, with feature embeddings (hybrid recommender).
 
@@ -597,6 +656,8 @@ class HybridLightGCN(_HybridBase):
         learn_relation_weights: bool = False,
         half_life: float | None = None,
         time_reference: str = "global",
+        cold_readout: str = "graph",
+        readout_alpha: float = 1.0,
         similarity: str | None = None,
         init_std: float = 0.1,
         random_state: int | None = None,
@@ -615,6 +676,8 @@ class HybridLightGCN(_HybridBase):
         self.learn_relation_weights = learn_relation_weights
         self.half_life = half_life
         self.time_reference = time_reference
+        self.cold_readout = cold_readout
+        self.readout_alpha = readout_alpha
         self.similarity = similarity
         self.init_std = init_std
         self.random_state = random_state
