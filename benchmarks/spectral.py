@@ -263,11 +263,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="override the recipe's tail (exact polynomial or a low-rank approximation)")
     p.add_argument("--memory-budget", type=float, default=None,
                    help="override the recipe's memory_budget (GiB: the sparse P and the scoring buffers)")
+    p.add_argument("--n-iter", type=int, default=None, help="override the randomized SVD's power iterations")
     p.add_argument("--no-independent", action="store_true", help="skip the independent evaluator")
     p.add_argument("--force", action="store_true", help="overwrite the JSON if it exists")
     args = p.parse_args(argv)
     suffix = "_paths" if args.compare_paths else ("_select" if args.select else "")
     suffix += f"_{args.tail}" if args.tail else ""
+    suffix += f"_iter{args.n_iter}" if args.n_iter is not None else ""
     out = args.out / f"spectral_{args.dataset}_{args.method}{suffix}.json"
     if out.exists() and not args.force:
         p.error(f"{out} exists; pass --force to overwrite it or choose another --out")
@@ -298,6 +300,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         params["tail"] = args.tail
     if args.memory_budget is not None:
         params["memory_budget"] = args.memory_budget
+    if args.n_iter is not None:
+        params["n_iter"] = args.n_iter
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
     record["settings"] = params
     params = {k: (tuple(v) if k == "coefficients" else v) for k, v in params.items()}
