@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from report import diversity_value
+
 __all__ = ["write_plots"]
 
 
@@ -52,7 +54,7 @@ def write_plots(results: list[dict[str, Any]], directory: Path) -> list[Path]:
     written = [
         _panels(results, lambda r: max(r["fit_seconds"], 1e-3), "fit seconds (log)", "Accuracy vs fit time",
                 directory / "accuracy_vs_fit_time.png", logx=True),
-        _panels(results, lambda r: r["metrics"].get("diversity@20"), "intra-list diversity@20",
+        _panels(results, lambda r: diversity_value(r["metrics"]), "intra-list diversity@20",
                 "Accuracy vs diversity", directory / "accuracy_vs_diversity.png", logx=False),
     ]
     return [p for p in written if p is not None]

@@ -34,6 +34,15 @@ _OURS_FOR = {"LightGCN": "lightgcn", "GF-CF": "graphfilter"}
 _METRIC_COLS = [("recall@10", "R@10"), ("ndcg@10", "N@10"), ("precision@10", "P@10"), ("map@10", "MAP@10"),
                 ("recall@20", "R@20"), ("ndcg@20", "N@20"), ("precision@20", "P@20"), ("map@20", "MAP@20"),
                 ("coverage@20", "cov@20"), ("diversity@20", "div@20"), ("novelty@20", "nov@20")]
+#: intra-list diversity keys, newest first: each names the similarity it used ("diversity@20"
+#: is the deprecated key of results written before issue 16, when one name meant either)
+DIVERSITY_KEYS = ("category_diversity@20", "feature_diversity@20", "diversity@20")
+
+
+def diversity_value(metrics: dict[str, Any]) -> Any:
+    """The model-independent intra-list diversity@20 of a result: categories or the dataset's
+    fixed item features (never the model's own embeddings, which differ per model)."""
+    return next((metrics[k] for k in DIVERSITY_KEYS if k in metrics), None)
 
 
 def _f(x: Any, fmt: str = ".4f") -> str:
@@ -58,7 +67,8 @@ def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
         for r in ok:
             m = r["metrics"]
             epochs = r.get("epochs")
-            cells = [_label(r)] + [_f(m.get(k)) for k, _ in _METRIC_COLS] + [
+            cells = [_label(r)] + [_f(diversity_value(m) if k == "diversity@20" else m.get(k))
+                                   for k, _ in _METRIC_COLS] + [
                 _f(epochs, ".2f" if isinstance(epochs, float) and not float(epochs).is_integer() else "")
                 if epochs is not None else "–",
                 _f(r["fit_seconds"], ".1f"), _f(r["eval_seconds"], ".1f"), _f(r["peak_memory_mb"], ".0f")]

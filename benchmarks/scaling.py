@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,14 +49,16 @@ GOWALLA = {"interactions": 1_027_370, "users": 29_858, "items": 40_981}
 #: global batch grows with the data (8192 * scale; ~100 steps per epoch at every size),
 #: because each step propagates over the whole graph: at a fixed batch an epoch costs
 #: (interactions / batch) x (one propagation ~ interactions), i.e. grows as N^2
-#: ("lightgcn-b8192" measures that); "lightgcn-s10" takes 10 steps per epoch (batch = train / 10),
-#: the cheapest full epoch, for the largest sizes on a busy machine.
+#: ("lightgcn-b8192" measures that); "lightgcn-s10" / "lightgcn-s20" take 10 / 20 steps per epoch
+#: (batch = train / 10 or / 20): the cheapest full epochs, for the largest sizes on a busy machine
+#: (a larger batch costs memory: batch temporaries grow with it).
 PARAMS: dict[str, dict[str, Any]] = {
     "popularity": {},
     "mf": {"epochs": 1},
     "lightgcn": {"epochs": 1, "batch_size": "8192*scale"},
     "lightgcn-b8192": {"epochs": 1, "batch_size": 8192},
     "lightgcn-s10": {"epochs": 1, "batch_size": "train/10"},
+    "lightgcn-s20": {"epochs": 1, "batch_size": "train/20"},
     "graphfilter": {},
     "als": {"iterations": 1},
     "puresvd": {},
@@ -70,6 +73,7 @@ NEXT_STEP = {
     "lightgcn": "data-parallel (graphrec.distributed), then PyG distributed partitioning + sharded embeddings",
     "lightgcn-b8192": "a batch that grows with the data (see lightgcn)",
     "lightgcn-s10": "as lightgcn",
+    "lightgcn-s20": "as lightgcn",
     "graphfilter": "the memory-bounded factored path, then an approximate (pruned) item-item filter",
     "als": "implicit's GPU ALS or Spark ALS (sharded factors)",
     "puresvd": "a distributed randomized SVD (e.g. Spark/Dask) on the sharded matrix",
@@ -163,8 +167,8 @@ def model_params(name: str, scale: float | None, overrides: dict, n_train: int) 
     for key, value in {**PARAMS[name], **overrides}.items():
         if value == "8192*scale":
             value = max(8192, round(8192 * (scale or 1.0)))
-        elif value == "train/10":
-            value = -(-n_train // 10)
+        elif isinstance(value, str) and value.startswith("train/"):
+            value = -(-n_train // int(value.split("/")[1]))
         params[key] = value
     return params
 
@@ -310,11 +314,20 @@ def add_predictions(rows: list[dict], scales: list[float], shape: str, base: int
 
 
 def fits_up_to(f: dict) -> float | None:
-    """Interactions at which the fitted memory curve (above the interpreter's) reaches :data:`USABLE_MB`."""
+    """Interactions at which memory (above the interpreter's) reaches :data:`USABLE_MB` - 500 MB.
+
+    The smaller of two extrapolations from the largest size that ran: the curve between
+    the two largest sizes, and linear growth from the largest (fixed costs make the
+    measured small-size slopes sub-linear, which would promise too much).
+    """
     p = f.get("net_peak_mb")
     if not p or p["exponent_top"] <= 0:
         return None
-    return math.exp((math.log(USABLE_MB - 500) - p["a_top"]) / p["exponent_top"])
+    budget = USABLE_MB - 500
+    curve = math.exp((math.log(budget) - p["a_top"]) / p["exponent_top"])
+    n_max = p["range"][1]
+    linear = n_max * budget / (math.exp(p["a_top"]) * n_max ** p["exponent_top"])
+    return min(curve, linear)
 
 
 def report(rows: list[dict]) -> str:
@@ -323,7 +336,7 @@ def report(rows: list[dict]) -> str:
               "fit / eval peak MB | R@20 | load | note |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["model"], r["interactions"] or 0, r["dataset"])):
         ep = _value(r, "epoch_s")
-        note = "predicted" if r.get("predicted") else " ".join((r.get("error") or "").split())[:90]
+        note = "predicted" if r.get("predicted") else _short_error(r.get("error"))
         stage = (f"{r.get('fit_peak_mb', '–')} / {r.get('eval_peak_mb', '–')}"
                  if not r.get("predicted") else "–")
         lines.append(
@@ -342,8 +355,9 @@ def report(rows: list[dict]) -> str:
         pts = f.get("net_peak_mb", next(iter(f.values())))
         lines.append(f"| {model} | " + " | ".join(cell[k] for k in keys)
                      + f" | {pts['points']} ({pts['range'][0]:,}-{pts['range'][1]:,}) |")
-    lines += ["", (f"Fits on one {MACHINE_MB // 1024} GB machine (peak RSS <= {USABLE_MB // 1024} GB by the memory "
-              "curve between the two largest sizes that ran; the largest run in brackets):"), "",
+    lines += ["", (f"Fits on one {MACHINE_MB // 1024} GB machine: peak RSS <= {USABLE_MB // 1024} GB, extrapolated "
+              "from the largest size that ran (the smaller of its local curve and linear growth; "
+              "the largest run and its peak in brackets):"), "",
               "| model | fits up to (interactions) | largest run | then use |", "|---|---|---|---|"]
     for model, f in fits.items():
         n_max = fits_up_to(f)
@@ -353,6 +367,14 @@ def report(rows: list[dict]) -> str:
                      f"({max((r['peak_mb'] for r in ran if r['interactions'] == largest), default=0):,.0f} MB) | "
                      f"{NEXT_STEP.get(model, '')} |")
     return "\n".join(lines)
+
+
+def _short_error(error: str | None) -> str:
+    """The error's last line, without file paths (tables are committed)."""
+    if not error:
+        return ""
+    last = error if error.startswith("MemoryCeilingError") else error.strip().splitlines()[-1]
+    return re.sub(r"(/[^\s/'\"(),]+)+/", "", " ".join(last.split()))[:160]
 
 
 def _fmt(v: Any, digits: int = 1) -> str:

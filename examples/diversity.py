@@ -37,6 +37,6 @@ for name, reranker, weight in settings:
     ranked, _ = model.recommend(users, k=20, rerank=reranker)
     m = evaluate_rankings(ranked, relevant, k=20, item_features=genres, n_items=ds.n_items)
     rows.append({"rerank": name, "relevance weight": weight, "recall@20": m["recall@20"],
-                 "ndcg@20": m["ndcg@20"], "genre diversity@20": m["diversity@20"],
+                 "ndcg@20": m["ndcg@20"], "genre diversity@20": m["category_diversity@20"],
                  "coverage@20": m["coverage@20"]})
 print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -53,6 +53,7 @@ DEMO_SETTINGS: Mapping[str, dict[str, Any]] = MappingProxyType({name: demo_setti
 FAST_SETTINGS: Mapping[str, dict[str, Any]] = MappingProxyType(dict(DEMO_FAST))
 _BUDGET_KEYS = ("time_budget",)
 MANIFEST = ".graphrec-demo.json"  # what a demo run wrote into its folder (replaced by the next run)
+RUN_FILE = "run.json"  # the run's facts (date, load, per model: settings, epochs, metrics): tools/readme_tables.py
 METRIC_COLUMNS = ("recall@20", "ndcg@20", "precision@20", "recall@10", "ndcg@10", "coverage@20")
 
 
@@ -145,7 +146,9 @@ def run_demo(
     ----------
     out : path, default "graphrec-demo"
         Output folder (created): ``report.md``, ``metrics.csv``,
-        ``recommendations.csv``, ``neighborhood.png``/``.html``, ``model/``. A folder
+        ``recommendations.csv``, ``neighborhood.png``/``.html``, ``model/`` and
+        ``run.json`` (date, load, per model its settings, epochs and metrics: what
+        ``tools/readme_tables.py`` records for README's demo table). A folder
         holding other files is never written into: see :func:`demo_folder`.
     models : sequence of str
         Registry names to compare; names not registered yet are skipped (noted).
@@ -177,6 +180,8 @@ def run_demo(
     """
     say = echo or (lambda _msg: None)
     start = time.perf_counter()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_before = _load()
     out = demo_folder(out, say)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -196,6 +201,7 @@ def run_demo(
 
     results: dict[str, dict[str, Any]] = {}
     fitted: dict[str, Recommender] = {}
+    runs: dict[str, dict[str, Any]] = {}
     for name in names:
         model = build_model(name, _settings(name, budget_scale), random_state=random_state,
                             device=device, verbose=verbose)
@@ -206,8 +212,12 @@ def run_demo(
         metrics = evaluate_model(model, ds.test, (10, 20), item_info=info)
         metrics["fit_s"] = fit_s
         results[name], fitted[name] = metrics, model
+        runs[name] = {"settings": _settings(name, budget_scale), "fit_s": fit_s,
+                      "epochs": len(getattr(model, "history_", None) or []) or None,
+                      "stopped": getattr(model, "stopped_", None),
+                      "metrics": {k: v for k, v in metrics.items() if "@" in k}}
         say(f"  {name}: recall@20={metrics['recall@20']:.4f} ndcg@20={metrics['ndcg@20']:.4f} "
-            f"(fit {fit_s:.1f} s)")
+            f"(fit {fit_s:.1f} s{_epochs_note(model)})")
     seconds["train+evaluate"] = time.perf_counter() - start - seconds["load"]
     table = metrics_table(results)
     best = "lightgcn" if "lightgcn" in fitted else str(table["ndcg@20"].idxmax())
@@ -236,6 +246,10 @@ def run_demo(
     recs.to_csv(out / "recommendations.csv", index=False)
     files["metrics"], files["recommendations"] = out / "metrics.csv", out / "recommendations.csv"
     seconds["total"] = time.perf_counter() - start
+    run = {"started": started, "load_before": load_before, "load_after": _load(), "budget_scale": budget_scale,
+           "random_state": random_state, "seconds": seconds, "models": runs}
+    (out / RUN_FILE).write_text(json.dumps(run, indent=1, default=str))
+    files["run"] = out / RUN_FILE
     result = DemoResult(table, recs, best, files, seconds, notes)
     files["report"] = _write_report(result, ds, out)
     (out / MANIFEST).write_text(json.dumps(sorted({p.relative_to(out).parts[0] for p in files.values()})))
@@ -290,6 +304,27 @@ def _draw(model: Recommender, user: Any, k: int, info: pd.DataFrame, out: Path) 
                                out / "neighborhood.png"))
     viz.neighborhood_html(model, user=u, k=k, item_info=info, path=out / "neighborhood.html", ids="index")
     return {"neighborhood_png": png, "neighborhood_html": out / "neighborhood.html"}
+
+
+def _epochs_note(model: Recommender) -> str:
+    """", 2 of 60 epochs: its time budget stopped it" for a budget-bound model (figures move with them)."""
+    done = len(getattr(model, "history_", None) or [])
+    planned = getattr(model, "epochs", None)
+    if not done:
+        return ""
+    note = f", {done} of {planned} epochs" if isinstance(planned, int) else f", {done} epochs"
+    if getattr(model, "stopped_", None) == "time_budget":
+        note += (f": its {getattr(model, 'time_budget', 0):.0f} s time budget stopped it (a busier machine fits "
+                 "fewer epochs and gets lower figures)")
+    return note
+
+
+def _load() -> list[float] | None:
+    """The 1/5/15-minute load averages (None where the platform has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _write_report(res: DemoResult, ds: Any, out: Path) -> Path:

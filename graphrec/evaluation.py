@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,49 @@ from graphrec.metrics import (
 from graphrec.retrieval import rank_blocks, rows_per_block
 
 __all__ = ["evaluate", "evaluate_rankings", "rank_all"]
+
+#: what each intra-list diversity key measured (the name says which similarity was used)
+DIVERSITY_METRICS = {
+    "category_diversity": "share of pairs in different item categories",
+    "embedding_diversity": "1 - cosine similarity of the model's item embeddings",
+    "feature_diversity": "1 - cosine similarity of the item feature vectors passed in",
+}
+
+
+class _Results(dict):  # type: ignore[type-arg]
+    """The metrics dict; also answers the deprecated ``"diversity@K"`` with a warning.
+
+    ``diversity@K`` meant category diversity when categories were passed and embedding
+    diversity otherwise, so one name carried two measurements. It is not a key (tables
+    and JSON show only the named metrics); reading it warns and returns the value it
+    used to return (categories or the given features if any, else the embeddings).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases: dict[str, str] = {}
+
+    def _resolve(self, key: Any) -> Any:
+        if key not in self.aliases or dict.__contains__(self, key):
+            return key
+        new = self.aliases[key]
+        warnings.warn(
+            f"{key!r} is deprecated: it meant category diversity when item categories were given and "
+            f"embedding diversity otherwise; read {new!r} (this result) or the other *_diversity@K key. "
+            f"It will be removed in graphrec 0.3.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return new
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._resolve(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._resolve(key), default)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self.aliases
 
 
 def _as_k_list(k: int | Sequence[int]) -> list[int]:
@@ -73,11 +117,15 @@ def evaluate_rankings(
     n_items: int | None = None,
     n_train_users: int | None = None,
     per_user: bool = False,
+    item_embeddings: NDArray | None = None,
 ) -> dict[str, Any]:
     """Metrics of precomputed rankings (rows aligned with ``relevant`` rows).
 
     Rows whose ``relevant`` row is empty are skipped and counted in
     ``"n_skipped_users"``. See :func:`evaluate` for the returned keys.
+    ``item_features`` of shape (n_items,) are categories (``"category_diversity@K"``),
+    of shape (n_items, d) feature vectors (``"feature_diversity@K"``);
+    ``item_embeddings`` (n_items, d) are a model's embeddings (``"embedding_diversity@K"``).
     """
     ks = _as_k_list(k)
     ranked = np.asarray(ranked, dtype=np.int64)
@@ -87,8 +135,14 @@ def evaluate_rankings(
     has_rel = np.diff(relevant.indptr) > 0
     ranked_eval = ranked[has_rel]
     hits, n_rel = hit_matrix(ranked_eval, relevant[has_rel])
-    out: dict[str, Any] = {}
+    out = _Results()
     frames = {}
+    diversity: list[tuple[str, NDArray]] = []
+    if item_features is not None:
+        feats = np.asarray(item_features)
+        diversity.append(("category_diversity" if feats.ndim == 1 else "feature_diversity", feats))
+    if item_embeddings is not None:
+        diversity.append(("embedding_diversity", np.asarray(item_embeddings)))
     for kk in ks:
         per = metrics_from_hits(hits, n_rel, kk)
         for name in RANKING_METRICS:
@@ -100,9 +154,11 @@ def evaluate_rankings(
         if item_popularity is not None:
             out[f"novelty@{kk}"] = novelty(top, item_popularity, n_train_users or len(ranked))
             out[f"avg_popularity@{kk}"] = average_popularity(top, item_popularity)
-        if item_features is not None:
-            div = intra_list_diversity(top, item_features)
-            out[f"diversity@{kk}"] = float(np.nanmean(div)) if np.isfinite(div).any() else float("nan")
+        for name, feats in diversity:
+            div = intra_list_diversity(top, feats, categorical=name == "category_diversity")
+            out[f"{name}@{kk}"] = float(np.nanmean(div)) if np.isfinite(div).any() else float("nan")
+        if diversity:  # the old name, answered with a deprecation warning (see _Results)
+            out.aliases[f"diversity@{kk}"] = f"{diversity[0][0]}@{kk}"
     out["n_users"] = int(has_rel.sum())
     out["n_skipped_users"] = int((~has_rel).sum())
     if per_user:
@@ -139,8 +195,10 @@ def evaluate(
     similarity : {"dot", "cosine"}, optional
         Override the model's scoring.
     item_features : ndarray, optional
-        For intra-list diversity: (n_items, d) embeddings or (n_items,) categories.
-        Defaults to the model's ``item_embeddings_`` when it has them.
+        For intra-list diversity: (n_items,) categories (``"category_diversity@K"``) or
+        (n_items, d) feature vectors (``"feature_diversity@K"``, 1 - cosine). Whether or
+        not they are given, a model with ``item_embeddings_`` also gets
+        ``"embedding_diversity@K"`` (1 - cosine of its own embeddings).
     batch_size : int, default 2048
         Users scored at once (memory ~ batch_size * n_items * 4 bytes).
     per_user : bool, default False
@@ -153,9 +211,17 @@ def evaluate(
     -------
     dict
         ``"recall@K"``, ``"ndcg@K"``, ``"precision@K"``, ``"map@K"``, ``"hit@K"``,
-        ``"mrr@K"``, ``"coverage@K"``, ``"novelty@K"``, ``"avg_popularity@K"``,
-        ``"diversity@K"`` (when features are known) for each K, plus ``"n_users"``,
-        ``"n_skipped_users"`` and ``"seconds"``.
+        ``"mrr@K"``, ``"coverage@K"``, ``"novelty@K"``, ``"avg_popularity@K"``, and
+        the intra-list diversities whose data is known, each named by the similarity
+        it used: ``"category_diversity@K"``, ``"feature_diversity@K"``,
+        ``"embedding_diversity@K"``; plus ``"n_users"``, ``"n_skipped_users"`` and
+        ``"seconds"``. The old ``"diversity@K"`` (categories when given, else
+        embeddings) is deprecated: it is not a key, and reading it warns
+        (``FutureWarning``) and returns what it used to.
+
+        .. deprecated:: 0.2
+            ``"diversity@K"``: read ``"category_diversity@K"`` or
+            ``"embedding_diversity@K"``; removed in 0.3.
 
     Raises
     ------
@@ -176,8 +242,7 @@ def evaluate(
     users = np.flatnonzero(np.diff(relevant.indptr) > 0)
     ranked = rank_all(model, users, ks[-1], exclude=exclude, batch_size=batch_size, similarity=similarity,
                       max_block_bytes=max_block_bytes)
-    if item_features is None:
-        item_features = getattr(model, "item_embeddings_", None)
+    item_embeddings = getattr(model, "item_embeddings_", None)
     out = evaluate_rankings(
         ranked,
         relevant[users],
@@ -187,6 +252,7 @@ def evaluate(
         n_items=test.n_items,
         n_train_users=model.n_users_,
         per_user=per_user,
+        item_embeddings=item_embeddings,
     )
     out["n_skipped_users"] = int(test.n_users - len(users))
     if per_user:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ColdStartError",
     "DatasetNotFoundError",
+    "DuplicateRowsWarning",
     "MalformedFileError",
     "MemoryCeilingError",
     "NotFittedError",
@@ -48,6 +49,10 @@ class MalformedFileError(ValueError):
 
 class DatasetNotFoundError(FileNotFoundError):
     """A named dataset is not on disk; the message says where it looked and how to get it."""
+
+
+class DuplicateRowsWarning(UserWarning):
+    """Repeated (user, item) rows were merged by the ``duplicates`` policy (the count is in the message)."""
 
 
 def __getattr__(name: str) -> Any:

@@ -317,7 +317,7 @@ def make_reranker(kind: str | None, model: Recommender, item_info: pd.DataFrame 
 
     if kind not in RERANKERS:
         raise ValueError(f"rerank must be one of {RERANKERS}, got {kind!r}")
-    similarity: Any = "embedding"
+    similarity: Any = "centered"
     if item_info is not None and "genres" in item_info.columns:
         similarity = item_info["genres"].fillna("").astype(str).str.get_dummies("|").to_numpy(np.float32)
     elif getattr(model, "item_embeddings_", None) is None:

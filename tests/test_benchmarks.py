@@ -34,7 +34,8 @@ def test_quick_suite_smoke(tmp_path):
     assert "no-such-model" in by_model["no-such-model"]["reason"]
     pop = by_model["popularity"]
     assert pop["status"] == "ok"
-    for key in ("recall@10", "ndcg@20", "precision@20", "map@20", "coverage@20", "diversity@20", "novelty@20"):
+    for key in ("recall@10", "ndcg@20", "precision@20", "map@20", "coverage@20", "category_diversity@20",
+                "novelty@20"):
         assert 0 <= pop["metrics"][key] <= (1 if key != "novelty@20" else 100)
     assert pop["peak_memory_mb"] > 0 and pop["fit_seconds"] >= 0 and pop["eval_seconds"] >= 0
     for r in suite["results"]:  # every job either ran or says why not

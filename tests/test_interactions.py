@@ -252,3 +252,26 @@ def test_timezone_aware_timestamps_become_utc_seconds():
     t = pd.to_datetime(["2000-01-01 01:00:00", "2000-01-02 01:00:00"]).tz_localize("Europe/Paris")
     df = pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"], "t": t})
     assert Interactions.from_pandas(df, timestamp="t").timestamps.tolist() == [946684800, 946771200]
+
+
+def test_duplicate_rows_warn_with_count_and_error_policy_refuses():
+    from graphrec.exceptions import DuplicateRowsWarning
+
+    df = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3], "item_id": ["a", "a", "a", "b", "b", "c"]})
+    with pytest.warns(DuplicateRowsWarning, match=r"merged 3 duplicate rows into 2 \(user, item\) pairs") as rec:
+        x = Interactions.from_pandas(df)
+    assert x.nnz == 3
+    assert rec[0].filename == __file__  # points at the caller, not at graphrec's internals
+    with pytest.raises(ValueError, match=r"3 rows repeat.*first: user 1, item 'a'.*duplicates="):
+        Interactions.from_pandas(df, duplicates="error")
+    with pytest.raises(ValueError, match="repeat"):
+        Interactions.from_arrays([0, 0], [1, 1], n_users=1, n_items=2, duplicates="error")
+
+
+def test_no_warning_without_duplicates():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = Interactions.from_arrays([0, 1], [1, 1], duplicates="error")
+    assert x.nnz == 2

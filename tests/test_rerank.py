@@ -175,7 +175,7 @@ def test_rerank_with_categories_raises_category_diversity(model):
         pop.recommend([0], k=2, rerank="mmr")
     # candidates by popularity [1, 0, 2]; item 0 shares item 1's category, item 2 does not
     diverse = pop.recommend(
-        [0], k=2, exclude_seen=False, rerank=MMR(similarity=np.array([0, 0, 1]))
+        [0], k=2, exclude_seen=False, rerank=MMR(lambda_=0.5, similarity=np.array([0, 0, 1]))
     )
     assert diverse[0].tolist() == [[1, 2]]
 

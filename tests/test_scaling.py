@@ -102,3 +102,50 @@ def test_power_law_graph_is_skewed_seeded_and_split_per_user():
 def test_power_law_rejects_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         power_law(**kwargs)
+
+
+# ---------------------------------------------------------------------- benchmarks/scaling.py
+def _scaling_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scaling.py"
+    spec = importlib.util.spec_from_file_location("scaling_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scaling_curves_recover_a_known_exponent_and_predict():
+    sc = _scaling_module()
+    rows = [
+        {"model": "m", "dataset": f"d{s}", "scale": s, "interactions": n, "predicted": False, "error": None,
+         "fit_s": 2e-6 * n**1.5, "fit_cpu_s": 1e-6 * n**1.5, "eval_s": 1e-5 * n, "eval_cpu_s": 1e-5 * n,
+         "peak_mb": 300 + 1e-4 * n, "net_peak_mb": 1e-4 * n, "base_mb": 300}
+        for s, n in ((1, 10_000), (4, 40_000), (16, 160_000))
+    ]
+    fits = sc.curves(rows)["m"]
+    assert abs(fits["fit_s"]["exponent"] - 1.5) < 1e-9 and abs(fits["eval_s"]["exponent_top"] - 1.0) < 1e-9
+    out = sc.add_predictions(rows, [64], "density", 10_000)
+    pred = [r for r in out if r["predicted"]]
+    assert len(pred) == 1 and pred[0]["interactions"] == 640_000
+    assert abs(pred[0]["net_peak_mb"] - 64.0) < 0.1 and abs(pred[0]["peak_mb"] - 364.0) < 0.1
+    text = sc.report(out)
+    assert "| m | 1.50 (1.50) |" in text and "predicted" in text
+
+
+def test_scaling_benchmark_runs_a_model_in_its_own_process(tmp_path, monkeypatch):
+    import json
+
+    sc = _scaling_module()
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    sc.main(["--scale", "1,2", "--models", "popularity", "--base-interactions", "20000", "--out", str(tmp_path),
+             "--memory-limit-mb", "4000", "--predict", "4"])
+    rows = json.loads((tmp_path / "scaling.json").read_text())["rows"]
+    ran = [r for r in rows if not r["predicted"]]
+    assert [r["scale"] for r in ran] == [1.0, 2.0]
+    for r in ran:
+        assert r["error"] is None and r["eval_s"] > 0 and r["peak_mb"] > r["base_mb"] > 0
+        assert r["interactions"] > 15_000 * r["scale"]
+    assert any(r["predicted"] and r["scale"] == 4.0 for r in rows)
+    assert (tmp_path / "popularity.png").exists() and (tmp_path / "report.md").exists()

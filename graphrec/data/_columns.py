@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import warnings
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from graphrec.data.ids import IdMap
+from graphrec.exceptions import DuplicateRowsWarning
 
 __all__ = [
     "POLICIES",
@@ -29,7 +32,7 @@ __all__ = [
 # logged under the container's name, where the merge used to live
 logger = logging.getLogger("graphrec.data.interactions")
 
-POLICIES = ("sum", "max", "last", "first")
+POLICIES = ("sum", "max", "last", "first", "error")
 
 
 def read_lightgcn_pairs(path: str | os.PathLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -145,7 +148,21 @@ def timestamp_column(col: pd.Series, name: str) -> NDArray:
     return t
 
 
-def merge_duplicates(u, i, w, t, n_items, policy):
+def _caller_level() -> int:
+    """``stacklevel`` of the first frame outside graphrec, seen from the function calling this."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def merge_duplicates(u, i, w, t, n_items, policy, users=None, items=None):
+    """Merge repeated (user, item) rows by ``policy``; warn with the count merged.
+
+    ``policy="error"`` raises ``ValueError`` naming how many rows repeat a pair and
+    the first such pair (as labels when the IdMaps ``users``/``items`` are given).
+    """
     keys = u * n_items + i
     if t is not None:
         order = np.lexsort((t, keys))  # by key, then time
@@ -157,7 +174,21 @@ def merge_duplicates(u, i, w, t, n_items, policy):
     if first.all():
         return u, i, w, t
     n_dup = int((~first).sum())
-    logger.info("merged %d duplicate (user, item) rows with policy %r", n_dup, policy)
+    n_pairs = int((~first[1:] & first[:-1]).sum())
+    row = order[int(np.flatnonzero(~first)[0])]
+    pair = (u[row], i[row])
+    if users is not None and items is not None:
+        pair = (users.to_labels([u[row]])[0], items.to_labels([i[row]])[0])
+    pair = tuple(v.item() if isinstance(v, np.generic) else v for v in pair)
+    if policy == "error":
+        raise ValueError(
+            f"{n_dup} rows repeat an earlier (user, item) pair ({n_pairs} pairs; first: user "
+            f"{pair[0]!r}, item {pair[1]!r}); pass duplicates='sum', 'max', 'last' or 'first' to merge them"
+        )
+    msg = (f"merged {n_dup} duplicate rows into {n_pairs} (user, item) pairs with duplicates={policy!r} "
+           f"(first: user {pair[0]!r}, item {pair[1]!r}); pass duplicates=... to choose another policy")
+    logger.info(msg)
+    warnings.warn(msg, DuplicateRowsWarning, stacklevel=_caller_level())
     group = np.cumsum(first) - 1
     last = np.ones(len(ks), dtype=bool)
     last[:-1] = first[1:]

@@ -34,7 +34,7 @@ __all__ = ["DuplicatePolicy", "Interactions"]
 
 logger = logging.getLogger(__name__)
 
-DuplicatePolicy = Literal["sum", "max", "last", "first"]
+DuplicatePolicy = Literal["sum", "max", "last", "first", "error"]
 
 
 class Interactions:
@@ -155,10 +155,18 @@ class Interactions:
         users, items : array-like, shape (nnz,)
         weights, timestamps : array-like, shape (nnz,), optional
         n_users, n_items : int, optional
-        duplicates : {"sum", "max", "last", "first"}
+        duplicates : {"sum", "max", "last", "first", "error"}, default "sum"
             How to merge repeated (user, item) pairs: sum or max of weights, or keep
-            the last/first by timestamp (input order without timestamps). The
-            merged row keeps the latest timestamp for "sum" and "max".
+            the last/first by timestamp (input order without timestamps); "error"
+            refuses them (``ValueError`` naming the first repeated pair). The merged
+            row keeps the latest timestamp for "sum" and "max". Merging emits a
+            :class:`~graphrec.exceptions.DuplicateRowsWarning` that says how many rows
+            were merged into how many pairs. The default suits implicit feedback,
+            where each row is one event (a play, a click, a check-in): summing keeps
+            the total count as the pair's weight (the confidence ALS reads), and
+            models that ignore weights see the pair once either way. Use "max" or
+            "last" for explicit ratings re-entered over time, "error" when a repeat
+            means broken input.
 
         Returns
         -------
@@ -167,7 +175,13 @@ class Interactions:
         Raises
         ------
         ValueError
-            Empty input, mismatched lengths, missing ids, bad weights, ids out of range.
+            Empty input, mismatched lengths, missing ids, bad weights, ids out of range,
+            repeated pairs with ``duplicates="error"``.
+
+        Warns
+        -----
+        DuplicateRowsWarning
+            Repeated (user, item) rows were merged (how many, and the first pair).
         """
         users = np.asarray(users)
         items = np.asarray(items)
@@ -183,7 +197,7 @@ class Interactions:
         i, imap = encode_ids(items, n_items, "item")
         w = None if weights is None else numeric_column(weights, "weights", len(u))
         t = None if timestamps is None else numeric_column(timestamps, "timestamps", len(u))
-        u, i, w, t = merge_duplicates(u, i, w, t, len(imap), duplicates)
+        u, i, w, t = merge_duplicates(u, i, w, t, len(imap), duplicates, umap, imap)
         return cls(u, i, users=umap, items=imap, weights=w, timestamps=t)
 
     @classmethod
@@ -213,7 +227,7 @@ class Interactions:
             Column of times: numbers, or datetimes (converted to Unix seconds).
         min_rating : float, optional
             Threshold that turns explicit ratings into implicit feedback.
-        duplicates : {"sum", "max", "last", "first"}
+        duplicates : {"sum", "max", "last", "first", "error"}, default "sum"
             See :meth:`from_arrays`.
 
         Raises

@@ -62,6 +62,7 @@ from sklearn.utils.validation import check_is_fitted
 from graphrec.data.interactions import Interactions
 from graphrec.exceptions import TrainingError
 from graphrec.models.base import EmbeddingRecommender
+from graphrec.models.svd import auto_dim
 from graphrec.utils import check_positive_float, check_positive_int, numpy_rng
 
 __all__ = ["ALS", "confidence_matrix", "least_squares", "padded_blocks"]
@@ -334,8 +335,10 @@ class ALS(EmbeddingRecommender):
 
     Parameters
     ----------
-    embedding_dim : int, default 64
-        Factors per user and item.
+    embedding_dim : int or "auto", default "auto"
+        Factors per user and item. "auto" is 64, or ``min(n_users, n_items)`` on
+        smaller data (more factors than that add nothing; logged); the number used
+        is ``embedding_dim_``.
     alpha : float, default 40.0
         Confidence slope: ``c = 1 + alpha * s(r)`` (40 is the paper's value).
     regularization : float, default 0.1
@@ -365,8 +368,8 @@ class ALS(EmbeddingRecommender):
     time_budget : float or None, default None
         Wall-clock seconds; training stops after the iteration that exceeds it.
     similarity : {"dot", "cosine"} or None, default None (dot)
-    random_state : int or None
-        Seeds the initial factors.
+    random_state : int or None, default 0
+        Seeds the initial factors (None: fresh ones each fit).
     verbose : bool, default False
         Show a tqdm progress bar.
 
@@ -374,6 +377,8 @@ class ALS(EmbeddingRecommender):
     ----------
     user_embeddings_ : ndarray of float32, shape (n_users, embedding_dim)
     item_embeddings_ : ndarray of float32, shape (n_items, embedding_dim)
+    embedding_dim_ : int
+        The number of factors used (``embedding_dim``, or what "auto" chose).
     history_ : list of dict
         Per iteration: ``epoch``, ``loss`` (weighted squared error plus L2, per
         interaction; CG only), ``seconds``, ``elapsed`` and ``metrics`` when validated.
@@ -407,7 +412,7 @@ class ALS(EmbeddingRecommender):
     def __init__(
         self,
         *,
-        embedding_dim: int = 64,
+        embedding_dim: int | str = "auto",
         alpha: float = 40.0,
         regularization: float = 0.1,
         scaling: str = "linear",
@@ -422,7 +427,7 @@ class ALS(EmbeddingRecommender):
         patience: int | None = None,
         time_budget: float | None = None,
         similarity: str | None = None,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         verbose: bool = False,
     ) -> None:
         self.embedding_dim = embedding_dim
@@ -444,7 +449,8 @@ class ALS(EmbeddingRecommender):
         self.verbose = verbose
 
     def _check_params(self) -> None:
-        check_positive_int(self.embedding_dim, "embedding_dim")
+        if self.embedding_dim != "auto":
+            check_positive_int(self.embedding_dim, "embedding_dim")
         check_positive_float(self.alpha, "alpha", allow_zero=True)
         check_positive_float(self.regularization, "regularization")
         if self.scaling not in SCALINGS:
@@ -502,7 +508,9 @@ class ALS(EmbeddingRecommender):
         else:
             user_side, item_side = cu, ci
         rng = numpy_rng(self.random_state)
-        d, scale = int(self.embedding_dim), float(self.init_scale)
+        self.embedding_dim_ = d = auto_dim(self.embedding_dim, min(train.n_users, train.n_items), "ALS",
+                                           strict=False, log=logger)
+        scale = float(self.init_scale)
         x = rng.random((train.n_users, d), dtype=np.float32) * np.float32(scale)
         y = rng.random((train.n_items, d), dtype=np.float32) * np.float32(scale)
         history: list[dict[str, Any]] = []

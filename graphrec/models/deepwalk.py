@@ -69,6 +69,11 @@ class _SkipGramModel(EmbeddingRecommender):
                total_pairs: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         rng = numpy_rng(self.random_state)
         dev = self._device
+        g = int(self.neg_share)
+        self.batch_size_ = max(g, min(int(self.batch_size), n_nodes) // g * g)  # as _train_sgns cuts it
+        if self.batch_size_ != int(self.batch_size):
+            logger.info("%s: batch_size %d -> %d pairs, bounded by the %d nodes (a multiple of neg_share)",
+                        type(self).__name__, int(self.batch_size), self.batch_size_, n_nodes)
         gen = torch_generator(None if self.random_state is None else int(rng.integers(2**31 - 1)), dev)
         # One intra-op thread: the loop is scatter/gather-bound, and index_add_ measured
         # 1.3-15x slower with 2 threads on a 2-core machine (more on small tables).
@@ -107,6 +112,9 @@ class DeepWalk(_SkipGramModel):
         Noise nodes are drawn with probability ~ degree ** neg_exponent. word2vec
         uses 0.75; uniform noise (0) keeps item popularity in the scores, which
         full-ranking recall rewards (Gowalla Recall@20 0.111 vs 0.092, one epoch).
+        On popularity-skewed data 0.75 collapses (validation Recall@20 0.002 against
+        popularity's 0.575 and the default's 0.581 on the most skewed set of
+        ``benchmarks/defaults_study.py``; RESULTS.md, issue 16).
     neg_share : int, default 8
         Consecutive shuffled pairs that share their noise nodes (1: none shared).
     p, q : float, default 1.0
@@ -121,7 +129,8 @@ class DeepWalk(_SkipGramModel):
     item_vectors : {"context", "node"}, default "context"
         Which vectors become ``item_embeddings_``.
     similarity : {"dot", "cosine"} or None, default None (dot)
-    random_state : int or None
+    random_state : int or None, default 0
+        Seeds walks, initialisation and sampling (None: fresh randomness each fit).
     device : str, default "auto"
     verbose : bool, default False
         Show a tqdm progress bar.
@@ -134,6 +143,9 @@ class DeepWalk(_SkipGramModel):
         Context (or node) vectors of the items.
     loss_history_ : list of float
         Mean skip-gram loss per epoch.
+    batch_size_ : int
+        Pairs per update used: ``batch_size`` bounded by the number of nodes, in
+        whole groups of ``neg_share`` (logged when it differs).
 
     Raises
     ------
@@ -155,7 +167,7 @@ class DeepWalk(_SkipGramModel):
                  window: int = 3, negatives: int = 5, neg_exponent: float = 0.0, neg_share: int = 8,
                  p: float = 1.0, q: float = 1.0, epochs: int = 4, lr: float = 0.05, batch_size: int = 4096,
                  item_vectors: str = "context", similarity: str | None = None,
-                 random_state: int | None = None, device: str = "auto", verbose: bool = False) -> None:
+                 random_state: int | None = 0, device: str = "auto", verbose: bool = False) -> None:
         self.embedding_dim = embedding_dim
         self.walk_length = walk_length
         self.walks_per_node = walks_per_node
@@ -228,6 +240,8 @@ class Item2Vec(_SkipGramModel):
         Mean item node vector over each user's training items.
     item_embeddings_ : ndarray of float32, shape (n_items, embedding_dim)
     loss_history_ : list of float
+    batch_size_ : int
+        As in :class:`DeepWalk` (bounded by the number of items).
 
     Raises
     ------
@@ -247,7 +261,7 @@ class Item2Vec(_SkipGramModel):
     def __init__(self, *, embedding_dim: int = 64, window: int = 5, negatives: int = 5,
                  neg_exponent: float = 0.0, neg_share: int = 8, epochs: int = 20, lr: float = 0.2,
                  batch_size: int = 4096, item_vectors: str = "context", similarity: str | None = None,
-                 random_state: int | None = None, device: str = "auto", verbose: bool = False) -> None:
+                 random_state: int | None = 0, device: str = "auto", verbose: bool = False) -> None:
         self.embedding_dim = embedding_dim
         self.window = window
         self.negatives = negatives

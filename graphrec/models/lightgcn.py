@@ -414,7 +414,7 @@ class _GraphEmbeddingModel(EmbeddingRecommender, TrainableModel):
         result = fit_embeddings(
             module,
             train,
-            self._train_config(),
+            self._fit_config(train),
             validate=validate,
             random_state=numpy_rng(seed),
             verbose=self.verbose,
@@ -461,8 +461,9 @@ _MODEL_DOC = """    similarity : {None, "dot", "cosine"}, default None
         Scoring; None follows the loss (cosine for InfoNCE, else dot).
     init_std : float, default 0.1
         Standard deviation of the normal initialisation.
-    random_state : int, optional
-        Seeds initialisation, shuffling and sampling; equal seeds give identical embeddings.
+    random_state : int or None, default 0
+        Seeds initialisation, shuffling and sampling; equal seeds give identical embeddings
+        (None: fresh randomness each fit).
     device : str, default "auto"
         "auto" (CUDA when available), "cpu" or "cuda[:n]".
     verbose : bool, default False
@@ -495,6 +496,9 @@ class LightGCN(_GraphEmbeddingModel):
         Epoch restored after validation.
     stopped_ : str
         Why training ended.
+    batch_size_, neg_pool_ : int
+        The batch size and negative pool used: the settings, bounded by the
+        training data's interactions and items (logged when they bind).
 
     Notes
     -----
@@ -518,7 +522,7 @@ class LightGCN(_GraphEmbeddingModel):
         layer_weights: Any = None,
         similarity: str | None = None,
         init_std: float = 0.1,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         device: str = "auto",
         verbose: bool = False,
         **engine: Any,

@@ -27,7 +27,7 @@ class MF(_GraphEmbeddingModel):
     ----------
     user_embeddings_ : ndarray of float32, shape (n_users, embedding_dim)
     item_embeddings_ : ndarray of float32, shape (n_items, embedding_dim)
-    history_, loss_history_, best_epoch_, stopped_ : see :class:`graphrec.LightGCN`
+    history_, loss_history_, best_epoch_, stopped_, batch_size_, neg_pool_ : see :class:`graphrec.LightGCN`
 
     Notes
     -----
@@ -48,7 +48,7 @@ class MF(_GraphEmbeddingModel):
         embedding_dim: int = 64,
         similarity: str | None = None,
         init_std: float = 0.1,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         device: str = "auto",
         verbose: bool = False,
         **engine: Any,

@@ -234,8 +234,9 @@ class NCF(EmbeddingRecommender, TrainableModel):
     {engine_parameters}
     init_std : float, default 0.01
         Standard deviation of the normal embedding initialisation (the paper's 0.01).
-    random_state : int, optional
-        Seeds initialisation, shuffling and sampling; equal seeds give identical models.
+    random_state : int or None, default 0
+        Seeds initialisation, shuffling and sampling; equal seeds give identical models
+        (None: fresh randomness each fit).
     device : str, default "auto"
     verbose : bool, default False
 
@@ -257,7 +258,7 @@ class NCF(EmbeddingRecommender, TrainableModel):
         its bias (empty for GMF).
     output_weights_ : ndarray of float32, shape (gmf_dim + hidden_sizes[-1],)
     output_bias_ : float
-    history_, loss_history_, best_epoch_, stopped_ : see :class:`graphrec.LightGCN`
+    history_, loss_history_, best_epoch_, stopped_, batch_size_, neg_pool_ : see :class:`graphrec.LightGCN`
 
     Notes
     -----
@@ -288,7 +289,7 @@ class NCF(EmbeddingRecommender, TrainableModel):
         pretrain: bool = False,
         alpha: float = 0.5,
         init_std: float = 0.01,
-        random_state: int | None = None,
+        random_state: int | None = 0,
         device: str = "auto",
         verbose: bool = False,
         **engine: Any,
@@ -382,7 +383,7 @@ class NCF(EmbeddingRecommender, TrainableModel):
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         seed = self.random_state
-        config = self._train_config()
+        config = self._fit_config(train)
         pretrained = self._pretrained
         if pretrained is None and self.pretrain:
             pretrained, config = self._pretrain_towers(train, valid, config)

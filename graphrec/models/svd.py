@@ -53,6 +53,33 @@ __all__ = ["PureSVD"]
 
 logger = logging.getLogger(__name__)
 
+#: what embedding_dim="auto" asks for before the data's size bounds it
+AUTO_DIM = 64
+
+
+def auto_dim(requested: int | str, limit: int, owner: str, *, strict: bool,
+             log: logging.Logger = logger) -> int:
+    """The rank to fit: ``requested``, or for "auto" ``min(AUTO_DIM, limit)`` (logged when shrunk).
+
+    ``strict``: a requested int above ``limit`` raises ``ValueError`` (PureSVD: the SVD
+    has at most ``limit`` useful components); else it is kept.
+    """
+    if limit < 1:
+        raise ValueError(f"{owner} needs at least 2 users and 2 items, the data has a side of {limit + 1}")
+    if requested == "auto":
+        k = min(AUTO_DIM, limit)
+        if k < AUTO_DIM:
+            log.info("%s: embedding_dim='auto' uses %d (the data bounds it to %d; default %d)",
+                        owner, k, limit, AUTO_DIM)
+        return k
+    k = int(requested)
+    if strict and k > limit:
+        raise ValueError(
+            f"embedding_dim must be < min(n_users, n_items) = {limit + 1} for this data, got {k} "
+            "(embedding_dim='auto' adapts)"
+        )
+    return k
+
 NORMALIZATIONS = (None, "item", "symmetric")
 
 
@@ -61,9 +88,11 @@ class PureSVD(EmbeddingRecommender):
 
     Parameters
     ----------
-    embedding_dim : int, default 64
+    embedding_dim : int or "auto", default "auto"
         Rank ``k`` of the truncated SVD (singular vectors kept); must be smaller
-        than ``min(n_users, n_items)`` of the training data.
+        than ``min(n_users, n_items)`` of the training data. "auto" is 64, shrunk
+        to ``min(n_users, n_items) - 1`` on smaller data (logged); the rank used
+        is ``embedding_dim_``.
     normalize : {None, "item", "symmetric"}, default None
         Matrix whose SVD is taken: None the interaction matrix ``R`` itself
         (Cremonesi et al.), "item" ``R Di^-e``, "symmetric" ``Du^-e R Di^-e``
@@ -82,8 +111,8 @@ class PureSVD(EmbeddingRecommender):
         Extra random directions of the randomized range finder.
     similarity : {"dot", "cosine"}, default "dot"
         Default scoring; "dot" is PureSVD's ``r_u V V^T``.
-    random_state : int or None
-        Seed of the solver's random start.
+    random_state : int or None, default 0
+        Seed of the solver's random start (None: a fresh one each fit).
     device : str, default "auto"
         Where scoring runs ("auto": CUDA when available).
     verbose : bool, default False
@@ -98,6 +127,8 @@ class PureSVD(EmbeddingRecommender):
         ``R Di^-e V`` (the training rows folded in).
     item_scale_ : ndarray of float32, shape (n_items,)
         ``Di^-e`` (0 for items without interactions; all ones when not normalised).
+    embedding_dim_ : int
+        The rank used (``embedding_dim``, or what "auto" chose).
     singular_values_ : ndarray of float32, shape (embedding_dim,)
         Of the (normalised) matrix, descending.
     fit_time_ : float
@@ -124,14 +155,14 @@ class PureSVD(EmbeddingRecommender):
     def __init__(
         self,
         *,
-        embedding_dim: int = 64,
+        embedding_dim: int | str = "auto",
         normalize: str | None = None,
         exponent: float = 0.5,
         binary: bool = True,
         n_iter: int = 4,
         n_oversamples: int = 10,
         similarity: str = "dot",
-        random_state: int | None = None,
+        random_state: int | None = 0,
         device: str = "auto",
         verbose: bool = False,
     ) -> None:
@@ -147,7 +178,8 @@ class PureSVD(EmbeddingRecommender):
         self.verbose = verbose
 
     def _check_params(self) -> None:
-        check_positive_int(self.embedding_dim, "embedding_dim")
+        if self.embedding_dim != "auto":
+            check_positive_int(self.embedding_dim, "embedding_dim")
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
         check_positive_float(self.exponent, "exponent", allow_zero=True)
@@ -161,11 +193,7 @@ class PureSVD(EmbeddingRecommender):
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         start = time.perf_counter()
         limit = min(train.n_users, train.n_items) - 1
-        k = int(self.embedding_dim)
-        if k > limit:
-            raise ValueError(
-                f"embedding_dim must be < min(n_users, n_items) = {limit + 1} for this data, got {k}"
-            )
+        self.embedding_dim_ = k = auto_dim(self.embedding_dim, limit, "PureSVD", strict=True)
         r = self._rows(self.seen_)
         a, item_scale = self._normalized(r)
         seed = int(numpy_rng(self.random_state).integers(2**31 - 1))

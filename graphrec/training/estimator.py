@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -23,6 +24,8 @@ import torch
 
 from graphrec.data.interactions import Interactions
 from graphrec.training.config import TrainConfig, config_parameters_doc
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["TrainableModel", "engine_parameters"]
 
@@ -69,6 +72,34 @@ class TrainableModel:
         """
         cls = self._config_class
         return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(cls)})
+
+    def _fit_config(self, train: Interactions) -> TrainConfig:
+        """:meth:`_train_config` with the size-bound settings bounded by ``train`` (reported).
+
+        ``batch_size`` above the number of interactions becomes that number (one batch
+        per epoch, which the engine ran anyway), ``neg_pool`` and ``hard_negatives``
+        above the number of items become that number (a larger pool only repeats
+        items). What was used is stored as ``batch_size_`` and ``neg_pool_`` and
+        logged (INFO) when it differs from the setting.
+        """
+        config = self._train_config()
+        changes: dict[str, Any] = {}
+        if config.batch_size > max(train.nnz, 1):
+            changes["batch_size"] = max(train.nnz, 1)
+        if config.neg_pool > train.n_items:
+            changes["neg_pool"] = train.n_items
+        if config.hard_negatives > train.n_items:
+            changes["hard_negatives"] = train.n_items
+        if changes:
+            logger.info(
+                "%s: %s bounded by the data (%d interactions, %d items)", type(self).__name__,
+                ", ".join(f"{k} {getattr(config, k)} -> {v}" for k, v in changes.items()),
+                train.nnz, train.n_items,
+            )
+            config = dataclasses.replace(config, **changes)
+        self.batch_size_ = int(config.batch_size)
+        self.neg_pool_ = int(config.neg_pool)
+        return config
 
     def _build_module(
         self, train: Interactions, device: torch.device, generator: torch.Generator
