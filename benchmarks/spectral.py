@@ -196,7 +196,7 @@ def select(method: str, train: Any, seed: int, valid_size: float, base: dict[str
 
 
 def compare_paths(params: dict[str, Any], ds: Any, n_users: int, seed: int,
-                  skip_exact: bool = False) -> list[dict[str, Any]]:
+                  skip_exact: bool = False, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Exact factored vs exact materialised P (and the low-rank tail) on ``n_users`` random test users."""
     from independent_eval import evaluate as plain_evaluate
     from puresvd_gowalla import PeakRSS
@@ -212,12 +212,15 @@ def compare_paths(params: dict[str, Any], ds: Any, n_users: int, seed: int,
     test_sub = sp.csr_array(sp.diags_array(keep) @ test)
     test_sub.eliminate_zeros()
     rows = []
-    variants = [("sparse", {"propagation": "sparse"}), ("factored", {"propagation": "factored"})]
+    variants = [("sparse", {"propagation": "sparse", "tail": "exact"}),
+                ("factored", {"propagation": "factored", "tail": "exact"})]
     if skip_exact:
         variants = []
     if params.get("hadamard_power", 1.0) == 1.0 and params.get("n_components", 1):
         variants.append(("tail linear", {"propagation": "factored", "tail": "linear"}))
         variants.append(("tail quadratic", {"propagation": "factored", "tail": "quadratic"}))
+    if only:
+        variants = [v for v in variants if v[0] in only]
     for name, extra in variants:
         if params.get("hadamard_power", 1.0) != 1.0 and extra.get("propagation") == "factored":
             continue
@@ -254,13 +257,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--compare-paths", type=int, default=None, metavar="USERS",
                    help="compare the exact factored and materialised paths (and the low-rank tail) on USERS test users")
     p.add_argument("--tails-only", action="store_true", help="--compare-paths: only the low-rank tails")
+    p.add_argument("--paths", default=None,
+                   help="--compare-paths: a comma list of 'sparse', 'factored', 'tail linear', 'tail quadratic'")
     p.add_argument("--tail", choices=("exact", "linear", "quadratic"), default=None,
                    help="override the recipe's tail (exact polynomial or a low-rank approximation)")
+    p.add_argument("--memory-budget", type=float, default=None,
+                   help="override the recipe's memory_budget (GiB: the sparse P and the scoring buffers)")
+    p.add_argument("--n-iter", type=int, default=None, help="override the randomized SVD's power iterations")
     p.add_argument("--no-independent", action="store_true", help="skip the independent evaluator")
     p.add_argument("--force", action="store_true", help="overwrite the JSON if it exists")
     args = p.parse_args(argv)
     suffix = "_paths" if args.compare_paths else ("_select" if args.select else "")
     suffix += f"_{args.tail}" if args.tail else ""
+    suffix += f"_iter{args.n_iter}" if args.n_iter is not None else ""
     out = args.out / f"spectral_{args.dataset}_{args.method}{suffix}.json"
     if out.exists() and not args.force:
         p.error(f"{out} exists; pass --force to overwrite it or choose another --out")
@@ -289,12 +298,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         record["source_of_settings"] = "graphrec/recipes.py"
     if args.tail is not None:
         params["tail"] = args.tail
+    if args.memory_budget is not None:
+        params["memory_budget"] = args.memory_budget
+    if args.n_iter is not None:
+        params["n_iter"] = args.n_iter
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
     record["settings"] = params
     params = {k: (tuple(v) if k == "coefficients" else v) for k, v in params.items()}
     if args.compare_paths:
         print(f"paths on {args.compare_paths} random test users ({args.method}, {args.dataset})", flush=True)
-        record["paths"] = compare_paths(params, ds, args.compare_paths, args.seed, args.tails_only)
+        record["paths"] = compare_paths(params, ds, args.compare_paths, args.seed, args.tails_only,
+                                        args.paths.split(",") if args.paths else None)
         write_json(out, record)
         print(f"wrote {out}")
         return record

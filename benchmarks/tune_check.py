@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/tune_check.py [--budget 600] [--jobs lastfm:lightgcn movielens-small:lightgcn
+    python benchmarks/tune_check.py [--budget 600] [--clock wall|cpu] [--jobs lastfm:lightgcn movielens-small:lightgcn
         gowalla:graphfilter] [--json benchmarks/out/tune_check.json]
 
 For each (dataset, model): ``gr.tune(Model(random_state=0), train, valid, budget=B)`` with the
@@ -61,7 +61,7 @@ def test_figures(model: Any, ds: Any) -> dict[str, float]:
     return out
 
 
-def check(dataset: str, model_name: str, budget: float, seed: int = 0) -> dict[str, Any]:
+def check(dataset: str, model_name: str, budget: float, seed: int = 0, clock: str = "wall") -> dict[str, Any]:
     """Tune ``model_name`` on ``dataset``'s validation data, then score tuned and recipe on test."""
     import graphrec as gr
     from graphrec.models import get_model_class
@@ -75,8 +75,8 @@ def check(dataset: str, model_name: str, budget: float, seed: int = 0) -> dict[s
         carve = gr.splits.validation_split(ds.train, 0.1, random_state=seed)
         train, valid, where = carve.train, carve.valid, "a 10% per-user carve of train (seed 0)"
     load_before = os.getloadavg()
-    res = gr.tune(cls(random_state=seed, device="cpu"), train, valid, budget=budget, random_state=seed,
-                  verbose=True)
+    res = gr.tune(cls(random_state=seed, device="cpu"), train, valid, budget=budget, clock=clock,
+                  random_state=seed, verbose=True)
     load_after = os.getloadavg()
     print(f"{dataset}/{model_name}: {len(res.trials)} trials in {res.elapsed:.0f} s "
           f"({res.cpu_seconds:.0f} CPU-s), best valid {res.metric} {res.best_score:.4f}: {res.best_params}",
@@ -99,7 +99,7 @@ def check(dataset: str, model_name: str, budget: float, seed: int = 0) -> dict[s
     rel = tuned_test["recall@20"] / recipe_test["recall@20"] - 1
     tol = TOLERANCE.get(model_name, 0.02)
     out = {
-        "dataset": dataset, "model": model_name, "budget_s": budget, "validation": where,
+        "dataset": dataset, "model": model_name, "budget_s": budget, "clock": clock, "validation": where,
         "search": {"method": res.method, "metric": res.metric, "n_trials": len(res.trials),
                    "states": res.trials["state"].value_counts().to_dict(), "elapsed_s": res.elapsed,
                    "cpu_s": res.cpu_seconds, "best_valid": res.best_score, "best_trial": res.best_trial,
@@ -127,12 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", nargs="+", default=list(DEFAULT_JOBS), metavar="DATASET:MODEL")
     p.add_argument("--json", type=Path, default=HERE / "out" / "tune_check.json")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what the budget counts (cpu: this process's CPU seconds, fair on a shared machine)")
     args = p.parse_args(argv)
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.gmtime()),
                                "budget_s": args.budget, "jobs": {}}
     for job in args.jobs:
         dataset, _, model = job.partition(":")
-        results["jobs"][job] = check(dataset, model, args.budget, args.seed)
+        try:
+            results["jobs"][job] = check(dataset, model, args.budget, args.seed, args.clock)
+        except Exception as exc:  # noqa: BLE001 - e.g. TuningError: no trial finished; keep the other jobs
+            results["jobs"][job] = {"dataset": dataset, "model": model, "failed": f"{type(exc).__name__}: {exc}"}
+            print(f"{job}: failed: {exc}", flush=True)
         results["ended"] = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.gmtime())
         write_json(args.json, results)
     return 0

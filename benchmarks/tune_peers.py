@@ -64,7 +64,8 @@ def default_params(peer: str, dataset: str, seed: int) -> dict[str, Any]:
     return params
 
 
-def tune_peer(dataset: str, peer: str, budget: float, max_trials: int, seed: int = 0) -> dict[str, Any]:
+def tune_peer(dataset: str, peer: str, budget: float, max_trials: int, seed: int = 0,
+              clock: str = "wall") -> dict[str, Any]:
     from peers import PEERS
 
     import graphrec as gr
@@ -78,7 +79,8 @@ def tune_peer(dataset: str, peer: str, budget: float, max_trials: int, seed: int
         train, valid, where = carve.train, carve.valid, "a 10% per-user carve of train (seed 0)"
     base = base_params(peer, dataset, seed)
     load_before = os.getloadavg()
-    res = gr.tune(cls(**base), train, valid, budget=budget, n_trials=max_trials, random_state=seed, verbose=True)
+    res = gr.tune(cls(**base), train, valid, budget=budget, n_trials=max_trials, clock=clock, random_state=seed,
+                  verbose=True)
     load_after = os.getloadavg()
     print(f"{dataset}/{peer}: {len(res.trials)} trials in {res.elapsed:.0f} s ({res.cpu_seconds:.0f} CPU-s), "
           f"best valid {res.metric} {res.best_score:.4f}: {res.best_params}", flush=True)
@@ -94,7 +96,8 @@ def tune_peer(dataset: str, peer: str, budget: float, max_trials: int, seed: int
     print(f"{dataset}/{peer}: test recall@20 tuned {tuned_test['recall@20']:.4f} ± {tuned_test['recall@20_se']:.4f}"
           f" (fit {tuned_fit:.1f} s) vs default {default_test['recall@20']:.4f}", flush=True)
     return {
-        "dataset": dataset, "peer": peer, "budget_s": budget, "max_trials": max_trials, "validation": where,
+        "dataset": dataset, "peer": peer, "budget_s": budget, "clock": clock, "max_trials": max_trials,
+        "validation": where,
         "search": {"method": res.method, "metric": res.metric, "n_trials": len(res.trials),
                    "states": res.trials["state"].value_counts().to_dict(), "elapsed_s": res.elapsed,
                    "cpu_s": res.cpu_seconds, "best_valid": res.best_score, "best_trial": res.best_trial,
@@ -117,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peers", nargs="+", default=list(PEER_ORDER))
     p.add_argument("--json", type=Path, default=HERE / "out" / "tune_peers.json")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what the budget counts (cpu: this process's CPU seconds, fair on a shared machine)")
     args = p.parse_args(argv)
     from peers import peer_status
 
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key}: skipped: {out['jobs'][key]['skipped']}", flush=True)
             else:
                 try:
-                    out["jobs"][key] = tune_peer(dataset, peer, args.budget, args.max_trials, args.seed)
+                    out["jobs"][key] = tune_peer(dataset, peer, args.budget, args.max_trials, args.seed, args.clock)
                 except Exception as exc:  # noqa: BLE001 - one failed job must not lose the others
                     out["jobs"][key] = {"dataset": dataset, "peer": peer, "failed": f"{type(exc).__name__}: {exc}"}
                     print(f"{key}: failed: {exc}", flush=True)

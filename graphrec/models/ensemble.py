@@ -377,15 +377,17 @@ class Ensemble(Recommender):
 
     # ------------------------------------------------------------------ scoring
     def _member_parts(
-        self, users: NDArray[np.int64], active: NDArray[np.bool_]
+        self, users: NDArray[np.int64], active: NDArray[np.bool_], batch_size: int | None = None
     ) -> Iterator[tuple[int, NDArray[np.int64], list[torch.Tensor]]]:
         """Per block of users: each active member's transformed scores (see ``fusion``).
 
         Members score the same blocks in step (their ``_score_batches``), so one
-        block per member is alive at a time.
+        block per member is alive at a time; a block holds ``batch_size`` users, at
+        most the ensemble's own ``batch_size``.
         """
+        size = int(self.batch_size) if batch_size is None else min(int(batch_size), int(self.batch_size))
         members = [m for m, a in zip(self.models_, active, strict=True) if a]
-        gens = [m._score_batches(users, None, int(self.batch_size)) for m in members]
+        gens = [m._score_batches(users, None, size) for m in members]
         for blocks in zip(*gens, strict=True):
             start, batch = blocks[0][0], blocks[0][1]
             device = blocks[0][2].device
@@ -414,7 +416,7 @@ class Ensemble(Recommender):
             raise ValueError(f"Ensemble scores are fused member scores; similarity must be None, got {similarity!r}")
         active = self.weights_ > 0
         w = self.weights_[active]
-        for start, batch, parts in self._member_parts(users, active):
+        for start, batch, parts in self._member_parts(users, active, batch_size):
             fused = torch.empty_like(parts[0])
             yield start, batch, _combine(fused, parts, w)
 

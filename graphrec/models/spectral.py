@@ -644,7 +644,7 @@ class SpectralFilter(Recommender):
 
         Returns
         -------
-        ndarray of float32, shape (n_new_users, n_components_)
+        ndarray of float32, shape (n_new_users, n_components)
         """
         from graphrec.coldstart import check_fold_in_params
 
