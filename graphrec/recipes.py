@@ -167,7 +167,9 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "*": {**_CHEBYCF_GOWALLA, "n_components": "auto"},
     },
     "bspm": {
-        "gowalla": {**_BSPM_GOWALLA, "tail": "quadratic"},
+        # 10 power iterations: with 4, NDCG@20 landed 0.0013 above the published figure
+        # (RESULTS.md); the authors use an exact SVD
+        "gowalla": {**_BSPM_GOWALLA, "tail": "quadratic", "n_iter": 10},
         "lastfm": {**_BSPM_GOWALLA, "sharpen_time": 1.0, "ideal_weight": 0.5, "n_components": 64},
         "movielens-small": {**_BSPM_GOWALLA, "sharpen_time": 1.0, "ideal_weight": 0.2, "n_components": 256},
         "*": {**_BSPM_GOWALLA, "n_components": "auto"},

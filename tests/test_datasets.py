@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -66,10 +65,10 @@ def test_synthetic_deterministic_and_seed_dependent():
     assert not np.array_equal(a.all.to_csr().toarray(), c.all.to_csr().toarray())
 
 
-def test_synthetic_fast():
-    t = time.perf_counter()
-    synthetic()
-    assert time.perf_counter() - t < 0.5
+def test_synthetic_default_size():
+    # Speed lives in benchmarks/, not in timed unit tests: check what is generated.
+    ds = synthetic()
+    assert ds.all.nnz > 0 and ds.train.nnz > ds.test.nnz
 
 
 def test_synthetic_density_and_noise():
@@ -120,10 +119,8 @@ def test_sample_distinct_uniform_and_bad_input():
 
 
 def test_synthetic_scales():
-    t = time.perf_counter()
     ds = synthetic(n_users=20_000, n_items=2_000, n_communities=8, interactions_per_user=20)
     assert ds.all.nnz == 400_000
-    assert time.perf_counter() - t < 5.0
 
 
 # ---------------------------------------------------------------------- sample
@@ -244,17 +241,14 @@ def test_load_download_movielens_zip(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------- real data
-def test_gowalla_stats_and_speed():
+def test_gowalla_stats():
     _need("gowalla")
-    t = time.perf_counter()
     ds = load("gowalla")
-    elapsed = time.perf_counter() - t
     assert (ds.n_users, ds.n_items) == (29_858, 40_981)
     assert (ds.train.nnz, ds.test.nnz) == (810_128, 217_242)
     assert ds.train.users.is_identity and ds.test.items.is_identity
     assert (ds.train.user_degrees >= 8).all() and (ds.test.user_degrees >= 1).all()
     assert ds.train.to_csr().multiply(ds.test.to_csr()).nnz == 0
-    assert elapsed <= 2.0, f"loading gowalla took {elapsed:.2f}s"
 
 
 def test_lastfm():

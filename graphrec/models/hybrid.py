@@ -222,13 +222,13 @@ class _HybridBase(_GraphEmbeddingModel):
         ----------
         train : Interactions
         valid : Interactions, optional
-            Early stopping on Recall@20, as :meth:`graphrec.LightGCN.fit`.
+            Early stopping on Recall@20, as ``graphrec.LightGCN.fit``.
         features : Features, optional
             On ``train``'s IdMaps (:meth:`graphrec.Features.from_interactions`).
             Without it the model is LightGCN / MF (content-based: item embeddings
             are 0 without features).
         callbacks : sequence of callables, optional
-            As :meth:`graphrec.LightGCN.fit`.
+            As ``graphrec.LightGCN.fit``.
 
         Returns
         -------
