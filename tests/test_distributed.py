@@ -157,7 +157,8 @@ def test_every_engine_setting_reaches_the_engine(name: str, monkeypatch: pytest.
     settings = {"loss": "bpr", "n_negatives": 2, "neg_pool": 0, "hard_fraction": 0.5, "initial_loss": "bce",
                 "initial_fraction": 0.25, "temperature": 0.2, "reg": 1e-3, "lr": 0.02, "lr_warmup": 2,
                 "lr_decay": "linear", "lr_min_ratio": 0.1, "average_fraction": 0.5, "epochs": 2, "batch_size": 64,
-                "patience": 3, "eval_every": 2}
+                "patience": 3, "eval_every": 2, "contrastive_weight": 0.1, "noise_eps": 0.2,
+                "contrastive_temperature": 0.15, "contrast_layer": {"LightGCN": 2, "MF": 0}[name]}
     model = {"LightGCN": LightGCN, "MF": MF}[name](embedding_dim=4, device="cpu", random_state=0, **settings)
     fit_distributed(model, ds.train, timeout=30)
     assert len(seen) == 1

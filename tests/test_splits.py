@@ -222,4 +222,4 @@ def test_vectorised_on_large_input():
 
 def test_public_module():
     assert set(gs.__all__) == {"Split", "random_holdout", "leave_last_out", "temporal_split",
-                               "validation_split"}
+                               "validation_split", "user_kfold"}
