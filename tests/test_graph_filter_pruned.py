@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 import graphrec as gr
 from graphrec.graph import normalized_interactions
-from graphrec.models.graph_filter import GraphFilter, _block_rows, pruned_gram
+from graphrec.models.graph_filter import GraphFilter, _block_rows, _prune_block, pruned_gram
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,30 @@ def test_block_built_equals_pruning_the_whole_matrix(data, m, block_rows):
     assert got.has_sorted_indices and got.dtype == np.float32
     np.testing.assert_array_equal(got.toarray(), reference_prune(whole, m))
     np.testing.assert_array_equal(got.toarray(), pruned_gram(norm, m, block_rows=25).toarray())
+
+
+@pytest.mark.parametrize("m", [1, 2, 6, 23, 30])
+@pytest.mark.parametrize("block_rows", [1, 4, 25])
+def test_dense_and_sparse_selection_agree(data, m, block_rows):
+    norm = normalized_interactions(data)
+    norm_t = sp.csr_array(norm.T)
+    whole = np.asarray((norm.T @ norm).toarray(), np.float32)
+    expected = reference_prune(whole, m)
+    for dense in (True, False):
+        got = np.zeros_like(whole)
+        for start in range(0, data.n_items, block_rows):
+            r, c, v = _prune_block(sp.csr_array(norm_t[start:start + block_rows] @ norm), start, m, dense=dense)
+            assert (np.diff(r) >= 0).all() and v.dtype == np.float32
+            got[r, c] = v
+        np.testing.assert_array_equal(got, expected, err_msg=f"dense={dense}")
+
+
+def test_hand_checked_case_through_both_selections():
+    r = sp.csr_array(np.array([[1, 1, 0, 1], [1, 1, 0, 0], [1, 0, 1, 0]], dtype=np.float64))
+    for dense in (True, False):
+        rows, cols, vals = _prune_block(sp.csr_array(r.T @ r), 0, 1, dense=dense)
+        assert list(zip(rows.tolist(), cols.tolist(), vals.tolist())) == [
+            (0, 0, 3.0), (0, 1, 2.0), (1, 0, 2.0), (1, 1, 2.0), (2, 0, 1.0), (2, 2, 1.0), (3, 0, 1.0), (3, 3, 1.0)]
 
 
 @pytest.mark.parametrize("m", [24, 25, 1000])

@@ -389,8 +389,9 @@ def pruned_gram(norm: sp.csr_array | sp.csr_matrix, neighbors: int, *, block_row
     row by row), so ``neighbors >= n_items - 1`` gives that filter exactly; ties at the
     ``neighbors``-th value keep the lower item index, so the result does not depend
     on ``block_rows``. Selection is vectorised per block (``torch.topk`` along the
-    item axis of the dense block for each row's threshold, then masks); the loop
-    runs over blocks only.
+    item axis of the dense block for each row's threshold where the block is more
+    than 10% non-zero, else one sort of its non-zeros); the loop runs over blocks
+    only.
 
     Parameters
     ----------
@@ -441,8 +442,56 @@ def pruned_gram(norm: sp.csr_array | sp.csr_matrix, neighbors: int, *, block_row
     return out
 
 
-def _prune_block(block: sp.csr_array, start: int, m: int) -> tuple[NDArray, NDArray, NDArray]:
+#: Share of non-zero cells above which :func:`_prune_block` selects on the dense block
+#: (measured: ~12 ns per cell dense, ~110 ns per non-zero sorted, one core).
+_DENSE_ABOVE = 0.1
+
+
+def _prune_block(block: sp.csr_array, start: int, m: int, *,
+                 dense: bool | None = None) -> tuple[NDArray, NDArray, NDArray]:
     """(row, column, value) kept from one block of rows ``start...`` of the item-item filter.
+
+    The diagonal and, per row, the ``m`` largest other values (ties: lower column
+    first), in row-major order with columns ascending. ``dense`` picks the method (both
+    give the same entries): None picks the dense one where more than ``_DENSE_ABOVE``
+    of the block's cells are non-zero (16x Gowalla: ~20%), else the sparse one
+    (Gowalla: ~2.5%).
+    """
+    if dense is None:
+        dense = block.nnz > _DENSE_ABOVE * block.shape[0] * block.shape[1]
+    return _prune_dense(block, start, m) if dense else _prune_sparse(block, start, m)
+
+
+def _prune_sparse(block: sp.csr_array, start: int, m: int) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`_prune_block` on the block's non-zeros: work grows with them, not its cells.
+
+    Hand-written because scipy and numpy have no row-wise top-k of a sparse matrix: one
+    stable ``argsort`` of a key that orders the non-zeros by row, then diagonal first,
+    then value descending (the float32 bit pattern of a value >= 0 orders like the
+    value), then column (stability, columns sorted); each row's first ``m`` entries
+    (plus its diagonal) are kept.
+    """
+    block.sort_indices()  # in place: the block is pruned_gram's own temporary
+    rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))
+    vals = block.data.astype(np.float32)
+    cols = block.indices
+    diag = cols == rows + start
+    low = np.uint64(0xFFFFFFFF) - vals.view(np.uint32).astype(np.uint64)  # > 0 for every value >= 0
+    low[diag] = 0  # the diagonal sorts first and is kept outside the m neighbours
+    key = (rows.astype(np.uint64) << np.uint64(32)) | low
+    del low
+    order = np.argsort(key, kind="stable")
+    del key
+    ranked_rows = rows[order]
+    rank = np.arange(len(order)) - block.indptr[:-1][ranked_rows]
+    has_diag = np.zeros(block.shape[0], np.int64)
+    has_diag[rows[diag]] = 1
+    kept = np.sort(order[(rank < m + has_diag[ranked_rows]) & (vals[order] > 0)])  # row-major again
+    return rows[kept] + start, cols[kept].astype(np.int32), vals[kept]
+
+
+def _prune_dense(block: sp.csr_array, start: int, m: int) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`_prune_block` through the dense block: work grows with its cells.
 
     Each row's ``m``-th largest off-diagonal value comes from ``torch.topk`` on the dense
     block (a linear-time selection, threaded; numpy's ``np.partition`` was 40x slower on
