@@ -39,6 +39,9 @@ __all__ = ["PEERS", "PEER_DEFAULTS", "PEER_SETTINGS", "PEER_SETTINGS_BY_DATASET"
 _REQUIRES = {"pyg-lightgcn": "torch_geometric", "implicit-als": "implicit", "implicit-bpr": "implicit",
              "lightfm": "lightfm"}
 _DISTRIBUTIONS = {"torch_geometric": "torch-geometric", "implicit": "implicit", "lightfm": "lightfm"}
+_BENCH = "pip install 'graphrec[bench]'"
+# lightfm is not in the bench extra: its 1.17 sdist does not build unpatched on recent Python
+_INSTALL = {"lightfm": "pip install lightfm (see benchmarks/RESULTS.md, issue 19, if its build fails)"}
 
 # Recorded peer settings. implicit ALS: tuned on a 10% validation carve of Gowalla's train
 # split over the same grid and budget as graphrec's ALS (benchmarks/als_gowalla.py: alpha
@@ -115,7 +118,7 @@ def peer_status(name: str) -> tuple[bool, str]:
         __import__(module)
     except Exception as exc:  # noqa: BLE001  (ImportError, or a broken binary wheel)
         dist = _DISTRIBUTIONS[module]
-        return False, f"{dist} is not importable ({type(exc).__name__}: {exc}); pip install 'graphrec[bench]'"
+        return False, f"{dist} is not importable ({type(exc).__name__}: {exc}); {_INSTALL.get(dist, _BENCH)}"
     return True, ""
 
 
