@@ -11,6 +11,8 @@ exactly the ones our models get.
   the batch's nodes, propagation over ``edge_index`` in both directions).
 - ``implicit-als`` / ``implicit-bpr``: ``implicit.cpu.als.AlternatingLeastSquares`` and
   ``implicit.cpu.bpr.BayesianPersonalizedRanking`` on the binarised train matrix.
+- ``lightfm``: ``lightfm.LightFM`` (WARP by default) on the binarised train matrix, trained
+  epoch by epoch with ``fit_partial`` (``peers_lightfm.py``).
 
 The popularity baseline is graphrec's own ``popularity`` model.
 """
@@ -25,15 +27,21 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from peers_lightfm import LightFMPeer
 
 from graphrec.data.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 
-__all__ = ["PEERS", "PEER_DEFAULTS", "PEER_SETTINGS", "PEER_SETTINGS_BY_DATASET", "ImplicitALS", "ImplicitBPR", "PyGLightGCN", "peer_settings", "peer_status", "peer_versions"]
+__all__ = ["PEERS", "PEER_DEFAULTS", "PEER_SETTINGS", "PEER_SETTINGS_BY_DATASET", "ImplicitALS", "ImplicitBPR",
+           "LightFMPeer", "PyGLightGCN", "peer_settings", "peer_status", "peer_versions"]
 
 # The distributions each peer needs (checked before a run; see peer_status).
-_REQUIRES = {"pyg-lightgcn": "torch_geometric", "implicit-als": "implicit", "implicit-bpr": "implicit"}
-_DISTRIBUTIONS = {"torch_geometric": "torch-geometric", "implicit": "implicit"}
+_REQUIRES = {"pyg-lightgcn": "torch_geometric", "implicit-als": "implicit", "implicit-bpr": "implicit",
+             "lightfm": "lightfm"}
+_DISTRIBUTIONS = {"torch_geometric": "torch-geometric", "implicit": "implicit", "lightfm": "lightfm"}
+_BENCH = "pip install 'graphrec[bench]'"
+# lightfm is not in the bench extra: its 1.17 sdist does not build unpatched on recent Python
+_INSTALL = {"lightfm": "pip install lightfm (see benchmarks/RESULTS.md, issue 19, if its build fails)"}
 
 # Recorded peer settings. implicit ALS: tuned on a 10% validation carve of Gowalla's train
 # split over the same grid and budget as graphrec's ALS (benchmarks/als_gowalla.py: alpha
@@ -74,11 +82,17 @@ PEER_DEFAULTS: dict[str, dict[str, Any]] = {
     "implicit-als": {"factors": 64, "regularization": 0.01, "alpha": 1.0, "iterations": 15},
     "implicit-bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
     "pyg-lightgcn": {"lr": 1e-3, "reg": 1e-4},
+    # LightFM's README quickstart: LightFM(loss="warp"), fit(epochs=30); the other settings its
+    # documented defaults (no_components=10, learning_rate=0.05, no L2, max_sampled=10)
+    "lightfm": {"loss": "warp", "no_components": 10, "learning_rate": 0.05, "item_alpha": 0.0,
+                "user_alpha": 0.0, "epochs": 30},
 }
 PEER_SETTINGS: dict[str, dict[str, Any]] = {
     "implicit-als": PEER_SETTINGS_BY_DATASET["implicit-als"]["*"],
     "implicit-bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
     "pyg-lightgcn": {"lr": 1e-3, "reg": 1e-4},
+    # the quickstart recipe at graphrec's embedding size until a tuned setting is recorded per dataset
+    "lightfm": {"loss": "warp", "no_components": 64, "learning_rate": 0.05, "epochs": 30},
 }
 
 
@@ -91,6 +105,7 @@ def peer_settings(name: str, dataset: str) -> dict[str, Any]:
 PEER_QUICK: dict[str, dict[str, Any]] = {
     "implicit-als": {"iterations": 3},
     "implicit-bpr": {"iterations": 20},
+    "lightfm": {"epochs": 3},
 }
 
 
@@ -103,14 +118,14 @@ def peer_status(name: str) -> tuple[bool, str]:
         __import__(module)
     except Exception as exc:  # noqa: BLE001  (ImportError, or a broken binary wheel)
         dist = _DISTRIBUTIONS[module]
-        return False, f"{dist} is not importable ({type(exc).__name__}: {exc}); pip install 'graphrec[bench]'"
+        return False, f"{dist} is not importable ({type(exc).__name__}: {exc}); {_INSTALL.get(dist, _BENCH)}"
     return True, ""
 
 
 def peer_versions() -> dict[str, str]:
     """Installed versions of the peer libraries ("not installed" where absent)."""
     out = {}
-    for dist in ("torch-geometric", "implicit"):
+    for dist in ("torch-geometric", "implicit", "lightfm"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -231,11 +246,27 @@ class PyGLightGCN(EmbeddingRecommender):
 
     @classmethod
     def search_space(cls) -> dict[str, Any]:
-        """graphrec's LightGCN space less what PyG's recipe has no switch for (lr decay, pooled negatives)."""
-        from graphrec.tuning.spaces import default_space
+        """graphrec's LightGCN learning rate and L2 ranges; layers, batch and epochs sized so every
+        trial finishes well inside a 600 s budget on one core (Last.fm and MovieLens).
+
+        PyG's example recipe propagates over the whole graph at every step, so an epoch costs
+        (steps per epoch) x (layers). Measured on one core (torch.set_num_threads(1), quiet
+        2-core machine, 2026-12-01, load < 1; ``PyGLightGCN(epochs=2)`` on the 90% carve of
+        Last.fm's train split / MovieLens' train split, seconds per epoch): Last.fm 4 layers at
+        batch 1,024: 3.9-5.0; 1 layer at 1,024: 1.1; 3 layers at 8,192: 0.4-0.5. MovieLens:
+        30-32, 9-10 and 4.2-4.5. With our LightGCN's space (1-4 layers, batch 1,024-8,192,
+        20-80 epochs) the costliest MovieLens trial would run ~2,500 s, and MedianPruner
+        (4 startup trials) never acts when fewer than 4 trials complete. Here: 1-3 layers,
+        batch 4,096 or 8,192 (PyG's example uses 8,192), 10-30 epochs: the costliest MovieLens
+        trial (3 layers, batch 4,096, 30 epochs) is ~230 s, a typical one ~60-90 s, so a 600 s
+        search completes several trials and the pruner can stop the rest after epoch 10 (its
+        warm-up); Last.fm trials are ~5x cheaper.
+        """
+        from graphrec.tuning.spaces import Int, default_space
 
         ours = default_space("LightGCN")
-        return {k: ours[k] for k in ("n_layers", "lr", "reg", "batch_size", "epochs")}
+        return {"n_layers": Int(1, 3), "lr": ours["lr"], "reg": ours["reg"], "batch_size": [4096, 8192],
+                "epochs": [10, 20, 30]}
 
     def __init__(self, *, embedding_dim: int = 64, n_layers: int = 3, batch_size: int = 8192, lr: float = 1e-3,
                  reg: float = 1e-4, epochs: int = 100, time_budget: float | None = None,
@@ -351,4 +382,5 @@ class PyGLightGCN(EmbeddingRecommender):
         return twin
 
 
-PEERS = {"pyg-lightgcn": PyGLightGCN, "implicit-als": ImplicitALS, "implicit-bpr": ImplicitBPR}
+PEERS: dict[str, Any] = {"pyg-lightgcn": PyGLightGCN, "implicit-als": ImplicitALS,
+                         "implicit-bpr": ImplicitBPR, "lightfm": LightFMPeer}

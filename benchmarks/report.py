@@ -2,7 +2,10 @@
 
 RESULTS.md keeps everything outside ``<!-- suite:begin -->`` / ``<!-- suite:end -->``
 (the hand-written header and "Other measured figures"); only the part between the
-markers is replaced.
+markers is replaced. A peer's row also shows its default recipe's figure where one is
+recorded in ``docs/results/peer_defaults.json`` (written by ``benchmarks/tune_peers.py
+--record-defaults`` from a measured run), so the reader sees the tuned and the default
+setting side by side.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BEGIN", "END", "PUBLISHED", "suite_markdown", "update_results_md", "write_reports"]
+__all__ = ["BEGIN", "END", "PEER_DEFAULTS_JSON", "PUBLISHED", "load_peer_defaults", "suite_markdown",
+           "update_results_md", "write_reports"]
 
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
+#: the measured default-recipe figures of the peers (benchmarks/tune_peers.py --record-defaults)
+PEER_DEFAULTS_JSON = Path(__file__).resolve().parent.parent / "docs" / "results" / "peer_defaults.json"
 
 #: Published Gowalla figures on the same LightGCN split (Recall@20, NDCG@20), with sources.
 PUBLISHED = [
@@ -58,11 +64,29 @@ def _label(r: dict[str, Any]) -> str:
     return r["model"] + mark + (" ‡" if r.get("time_cap") else "")
 
 
-def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
+def load_peer_defaults(path: Path | str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The recorded default-recipe figures, keyed by (dataset, peer); empty when the file is absent."""
+    path = PEER_DEFAULTS_JSON if path is None else Path(path)
+    if not path.is_file():
+        return {}
+    rows = json.loads(path.read_text()).get("rows", [])
+    return {(r["dataset"], r["peer"]): r for r in rows}
+
+
+def _peer_default(r: dict[str, Any], defaults: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
+    return defaults.get((r["dataset"], r["model"])) if r.get("kind") == "peer" else None
+
+
+def _dataset_table(rows: list[dict[str, Any]],
+                   defaults: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[str]:
     ok = [r for r in rows if r["status"] == "ok"]
+    defaults = defaults or {}
+    shown = [(r, d) for r in ok if (d := _peer_default(r, defaults)) is not None]
     lines = []
     if ok:
         head = ["model"] + [h for _, h in _METRIC_COLS] + ["epochs", "fit s", "eval s", "peak MB"]
+        if shown:
+            head.append("default recipe R@20 / N@20")
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in ok:
             m = r["metrics"]
@@ -72,7 +96,20 @@ def _dataset_table(rows: list[dict[str, Any]]) -> list[str]:
                 _f(epochs, ".2f" if isinstance(epochs, float) and not float(epochs).is_integer() else "")
                 if epochs is not None else "–",
                 _f(r["fit_seconds"], ".1f"), _f(r["eval_seconds"], ".1f"), _f(r["peak_memory_mb"], ".0f")]
+            if shown:
+                d = _peer_default(r, defaults)
+                cells.append("–" if d is None else f"{_f(d.get('recall@20'))} / {_f(d.get('ndcg@20'))}")
             lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    for r, d in shown:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(d.get("params", {}).items())
+                           if k not in ("random_state", "num_threads"))
+        se = d.get("recall@20_se")
+        lines.append(f"- default recipe of {r['model']} (peer): {params or 'library defaults'}; test R@20 "
+                     f"{_f(d.get('recall@20'))}" + (f" ± {_f(se)}" if se is not None else "")
+                     + f", measured {d.get('measured', '?')} by {d.get('source', '?')} "
+                     "(docs/results/peer_defaults.json); the row's own figures are from its settings below.")
+    if shown:
         lines.append("")
     if any("†" in _label(r) for r in ok):
         lines.append("† no settings recorded in graphrec/recipes.py: class defaults, training time capped.")
@@ -164,9 +201,16 @@ _COMPARISON_NOTE = (
 )
 
 
-def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relative_to: Path | None = None) -> str:
-    """The generated Markdown: run facts, one table per dataset, the PyG comparison, published figures."""
+def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relative_to: Path | None = None,
+                   peer_defaults: dict[tuple[str, str], dict[str, Any]] | None = None) -> str:
+    """The generated Markdown: run facts, one table per dataset, the PyG comparison, published figures.
+
+    ``peer_defaults`` (default: :func:`load_peer_defaults`) gives each peer row its measured
+    default-recipe figure.
+    """
     results = suite["results"]
+    if peer_defaults is None:
+        peer_defaults = load_peer_defaults()
     mach, ver = suite["machine"], suite["versions"]
     done = sum(r["status"] in ("ok", "failed", "skipped", "not run") for r in results)
     if suite.get("finished"):
@@ -197,7 +241,7 @@ def suite_markdown(suite: dict[str, Any], plots: list[Path] | None = None, relat
         out += [title, ""]
         if div:
             out += [f"div@20: {div}.", ""]
-        out += _dataset_table(rows)
+        out += _dataset_table(rows, peer_defaults)
         settings = _settings_lines(rows)
         if settings:
             out += ["<details><summary>settings</summary>", "", *settings, "", "</details>", ""]

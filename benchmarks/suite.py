@@ -42,7 +42,7 @@ __all__ = ["GRAPHREC_MODELS", "PEER_NAMES", "graphrec_models", "plan", "print_pl
 
 #: graphrec models in report order (a name missing from the registry is skipped, not fatal)
 GRAPHREC_MODELS = ("popularity", "lightgcn", "graphfilter", "mf", "deepwalk")
-PEER_NAMES = ("pyg-lightgcn", "implicit-als", "implicit-bpr")
+PEER_NAMES = ("pyg-lightgcn", "implicit-als", "implicit-bpr", "lightfm")
 #: seconds a job may take beyond its recorded time budget (loading, evaluation, saving)
 JOB_MARGIN = {"quick": 60.0, "full": 600.0}
 #: full mode: a graphrec model whose recorded settings have no time budget (e.g. a fixed number

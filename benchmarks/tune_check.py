@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/tune_check.py [--budget 600] [--clock wall|cpu] [--jobs lastfm:lightgcn movielens-small:lightgcn
-        gowalla:graphfilter] [--json benchmarks/out/tune_check.json]
+    python benchmarks/tune_check.py [--budget 600] [--clock wall|cpu] [--threads N] [--jobs lastfm:lightgcn
+        movielens-small:lightgcn gowalla:graphfilter] [--json benchmarks/out/tune_check.json]
 
 For each (dataset, model): ``gr.tune(Model(random_state=0), train, valid, budget=B)`` with the
 model's default search space (TPE with pruning), on validation only: the dataset's own
@@ -13,7 +13,10 @@ on the dataset's validation split where it has one) and scored on test once; the
 recipe (:mod:`graphrec.recipes`) is fitted and scored the same way in the same process, so both
 test figures come from one machine state. Writes JSON with every trial, the wall-clock and CPU
 seconds of the search and the load average (the machine may be shared: a wall-clock budget
-buys fewer trials under load, so the CPU seconds are reported beside it).
+buys fewer trials under load, so the CPU seconds are reported beside it). ``--threads N``
+pins the run to N threads (thread environment set before numpy/torch load, torch's threads,
+threadpoolctl's limit; recorded in the JSON under "pinned"), e.g. two ``--threads 1 --clock
+cpu`` searches side by side on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -27,11 +30,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+from pin_threads import parse_threads, pin_from_argv, pin_threads
+
+if __name__ == "__main__":
+    pin_from_argv()  # before numpy/torch load
+
+import numpy as np
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
@@ -129,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="what the budget counts (cpu: this process's CPU seconds, fair on a shared machine)")
+    p.add_argument("--threads", type=parse_threads, default=None,
+                   help="pin the run to N threads (BLAS/OpenMP env before numpy/torch load, torch, threadpoolctl)")
     args = p.parse_args(argv)
+    pinned = pin_threads(args.threads) if args.threads is not None else None
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.gmtime()),
-                               "budget_s": args.budget, "jobs": {}}
+                               "budget_s": args.budget, "clock": args.clock, "threads": args.threads,
+                               "pinned": pinned, "jobs": {}}
     for job in args.jobs:
         dataset, _, model = job.partition(":")
         try:
