@@ -156,3 +156,24 @@ def test_evaluate_and_save_load(tmp_path, data):
 def test_bad_item_neighbors(data, bad):
     with pytest.raises(ValueError, match="item_neighbors"):
         GraphFilter(item_neighbors=bad).fit(data)
+
+
+def test_scaling_benchmark_knows_the_pruned_model_and_tabulates_the_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scaling.py"
+    spec = importlib.util.spec_from_file_location("scaling_bench_pruned", path)
+    sc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sc)
+    assert sc.PARAMS["graphfilter-pruned"] == {"item_neighbors": 200} and "graphfilter-pruned" in sc.NEXT_STEP
+    run = {"recall@20": 0.25, "recall@20_se": 0.005, "ndcg@20": 0.2, "ndcg@20_se": 0.004, "fit_s": 1.0,
+           "fit_cpu_s": 0.9, "eval_s": 2.0, "eval_cpu_s": 1.8, "peak_mb": 500.0, "filter_nnz": 1234, "loadavg": [1.5]}
+    res = {"runs": [{**run, "name": "exact"},
+                    {**run, "name": "m=50", "recall@20": 0.24, "recall@20_diff": -0.01, "recall@20_diff_se": 0.002},
+                    {"name": "m=400", "error": "MemoryCeilingError during fit: stopped", "peak_mb": 900.0}]}
+    lines = sc.pruned_table(res).splitlines()
+    assert len(lines) == 5
+    assert lines[2].startswith("| exact | 0.2500 ± 0.0050 | 0.2000 ± 0.0040 | – | 1.0 (0.9) | 2.0 (1.8) | 500 | 1,234 |")
+    assert "| m=50 | 0.2400 ± 0.0050 |" in lines[3] and "-0.0100 ± 0.0020" in lines[3]
+    assert lines[4].startswith("| m=400 | MemoryCeilingError during fit")

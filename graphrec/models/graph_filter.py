@@ -425,20 +425,24 @@ def pruned_gram(norm: sp.csr_array | sp.csr_matrix, neighbors: int, *, block_row
     norm = sp.csr_array(norm)
     n_items = norm.shape[1]
     norm_t = sp.csr_array(norm.T)  # item rows, users in order: the rows _gram's product uses
-    rows, cols, vals = [], [], []
+    counts = np.zeros(n_items, np.int64)
+    cols: list[NDArray] = []
+    vals: list[NDArray] = []
     for start in range(0, n_items, block_rows):
         block = sp.csr_array(norm_t[start:start + block_rows] @ norm)
         r, c, v = _prune_block(block, start, neighbors)
-        rows.append(r)
+        del block
+        counts[start:start + block_rows] = np.bincount(r - start, minlength=min(block_rows, n_items - start))
         cols.append(c)
         vals.append(v)
-    row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     indptr = np.zeros(n_items + 1, np.int64)
-    np.cumsum(np.bincount(row, minlength=n_items), out=indptr[1:])
-    indices = np.concatenate(cols).astype(np.int32) if cols else np.zeros(0, np.int32)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.concatenate(cols) if cols else np.zeros(0, np.int32)  # 8 B per kept entry, twice at most
+    del cols
     data = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+    del vals
     out = sp.csr_array((data, indices, indptr), shape=(n_items, n_items))
-    out.has_sorted_indices = True  # np.nonzero lists each block row by row, columns ascending
+    out.has_sorted_indices = True  # each block lists its entries row by row, columns ascending
     return out
 
 
