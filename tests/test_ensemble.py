@@ -224,3 +224,26 @@ def test_best_recipe_runs_and_saves_a_loadable_ensemble(tmp_path):
     assert np.isclose(gr.evaluate(model, gr.datasets.synthetic(
         n_users=400, n_items=300, n_communities=5, interactions_per_user=20, random_state=0).test,
         k=(20,))["recall@20"], res["metrics"]["recall@20"])
+
+
+class _RecordsValid(_Fixed):
+    """A _Fixed that remembers the validation interactions its fit received."""
+
+    def _fit(self, train, valid):
+        super()._fit(train, valid)
+        self.valid_nnz_ = None if valid is None else int(valid.nnz)
+
+
+def test_members_get_valid_for_early_stopping():
+    # fit(train, valid): every member is fitted with valid, as it would be alone (the suite's
+    # LightGCN early-stops on MovieLens's validation split), whether weights are chosen or given
+    n_users, n_items = 6, 8
+    users = np.arange(n_users)
+    train = gr.Interactions.from_arrays(users, users % 3, n_users=n_users, n_items=n_items)
+    valid = gr.Interactions.from_arrays(users, 4 + users % 3, n_users=n_users, n_items=n_items)
+    table = np.random.default_rng(0).random((n_users, n_items))
+    for weights in (None, [0.5, 0.5]):
+        ens = gr.Ensemble([_RecordsValid(table=table), _RecordsValid(table=-table)], weights=weights).fit(train, valid)
+        assert [m.valid_nnz_ for m in ens.models_] == [n_users, n_users]
+    alone = gr.Ensemble([_RecordsValid(table=table)]).fit(train)
+    assert alone.models_[0].valid_nnz_ is None

@@ -23,8 +23,9 @@ wins (ties go to the first in the grid's order). With ``fit(train)`` the
 validation part is carved from ``train`` (``valid_size`` of each user's rows);
 the members are fitted on the rest, the weights chosen, and the members refitted
 on all of ``train`` (``refit``). With ``fit(train, valid)`` the members are fitted
-on ``train`` and the weights chosen on ``valid``, which must not overlap
-``train``. ``prefit=True`` takes members already fitted (on data that must not
+on ``train`` with ``valid`` (for their early stopping, as each would be fitted
+alone: models without it ignore ``valid``) and the weights chosen on ``valid``,
+which must not overlap ``train``. ``prefit=True`` takes members already fitted (on data that must not
 overlap ``valid``).
 
 Scoring is blocked: each member scores one block of users at a time, so memory
@@ -301,10 +302,11 @@ class Ensemble(Recommender):
                     _check_disjoint(m.seen_, valid)
                 self._select(valid)
         elif not choose:
-            self.models_ = [self._fit_member(m, train, j) for j, m in enumerate(members)]
+            given = valid if valid is not None and valid.nnz > 0 else None
+            self.models_ = [self._fit_member(m, train, j, given) for j, m in enumerate(members)]
         elif valid is not None and valid.nnz > 0:
             _check_disjoint(self.seen_, valid)
-            self.models_ = [self._fit_member(m, train, j) for j, m in enumerate(members)]
+            self.models_ = [self._fit_member(m, train, j, valid) for j, m in enumerate(members)]
             self._select(valid)
         else:
             from graphrec.data.splits import validation_split
@@ -328,13 +330,16 @@ class Ensemble(Recommender):
         self.fit_time_ = time.perf_counter() - start
         self._log("fitted; weights %s", start, np.round(self.weights_, 4).tolist())
 
-    def _fit_member(self, model: Recommender, train: Interactions, j: int) -> Recommender:
+    def _fit_member(self, model: Recommender, train: Interactions, j: int,
+                    valid: Interactions | None = None) -> Recommender:
+        """Clone and fit member ``j`` on ``train``, with ``valid`` for its early stopping
+        (models that do not stop early ignore it), as the model alone would be fitted."""
         t = time.perf_counter()
         member = clone(model)
         params = member.get_params(deep=False)
         if "random_state" in params and params["random_state"] is None and self.random_state is not None:
             member.set_params(random_state=int(self.random_state) + j)  # reproducible, as sklearn's ensembles
-        fitted = member.fit(train)
+        fitted = member.fit(train, valid)
         self._log("member %d (%s) fitted", t, j, type(model).__name__)
         return fitted
 
