@@ -254,13 +254,15 @@ class PyGLightGCN(EmbeddingRecommender):
         2-core machine, 2026-12-01, load < 1; ``PyGLightGCN(epochs=2)`` on the 90% carve of
         Last.fm's train split / MovieLens' train split, seconds per epoch): Last.fm 4 layers at
         batch 1,024: 3.9-5.0; 1 layer at 1,024: 1.1; 3 layers at 8,192: 0.4-0.5. MovieLens:
-        30-32, 9-10 and 4.2-4.5. With our LightGCN's space (1-4 layers, batch 1,024-8,192,
-        20-80 epochs) the costliest MovieLens trial would run ~2,500 s, and MedianPruner
-        (4 startup trials) never acts when fewer than 4 trials complete. Here: 1-3 layers,
-        batch 4,096 or 8,192 (PyG's example uses 8,192), 10-30 epochs: the costliest MovieLens
-        trial (3 layers, batch 4,096, 30 epochs) is ~230 s, a typical one ~60-90 s, so a 600 s
-        search completes several trials and the pruner can stop the rest after epoch 10 (its
-        warm-up); Last.fm trials are ~5x cheaper.
+        30-32, 9-10 and 4.2-4.5; 3 layers at 4,096: 10.0-10.6 and 1 layer at 8,192: 1.6 (load
+        3.3, wall clock, so above the CPU seconds a ``clock="cpu"`` budget counts). With our
+        LightGCN's space (1-4 layers, batch 1,024-8,192, 20-80 epochs) the costliest MovieLens
+        trial would run ~2,500 s, and MedianPruner (4 startup trials) never acts when fewer
+        than 4 trials complete. Here: 1-3 layers, batch 4,096 or 8,192 (PyG's example uses
+        8,192), 10-30 epochs: the costliest MovieLens trial (3 layers, batch 4,096, 30 epochs)
+        takes ~200-320 s, a typical one (2 layers, 20 epochs) ~70-120 s, so a 600 s search
+        completes several trials and the pruner can stop later ones after epoch 10 (its
+        warm-up). Last.fm trials are ~5x cheaper (2-21 CPU s measured in a 45 CPU-s search).
         """
         from graphrec.tuning.spaces import Int, default_space
 
