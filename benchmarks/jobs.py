@@ -63,6 +63,7 @@ __all__ = [
     "model_params",
     "peak_memory_mb",
     "pyg_budget_cap",
+    "pyg_row_params",
     "run_job",
     "source_revision",
     "versions",
@@ -99,10 +100,13 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
 
     graphrec models run through :func:`graphrec.benchmark.run_job`. ``pyg-lightgcn``
     also fits our LightGCN twice (same wall clock, same epochs) for the comparison in
-    ``result["comparison"]``. ``curve_every`` (models trained by epochs only) records
-    the test Recall@20-vs-minutes curve in ``result["curve"]``.
+    ``result["comparison"]``, which always runs PyG's example recipe at our LightGCN's
+    dim/layers/batch; the row itself is that run, or, where ``peers.py`` records a setting
+    for the dataset (:func:`peers.pyg_tuned_settings`), a separate fit of that setting.
+    ``curve_every`` (models trained by epochs only) records the test Recall@20-vs-minutes
+    curve in ``result["curve"]``.
     """
-    from peers import PEER_QUICK, PEER_SETTINGS, PEERS, peer_settings
+    from peers import PEER_QUICK, PEERS, PYG_EXAMPLE_RECIPE, peer_settings, pyg_tuned_settings
 
     if model_name not in PEERS:
         result, model = run_graphrec_job(dataset, model_name, quick=quick, root=root, seed=seed,
@@ -116,7 +120,11 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
     if model_name == "pyg-lightgcn":
         ours_cls = gr.models.get_model_class("lightgcn")  # KeyError if ours is not registered: the suite skips
         ours = model_params("lightgcn", dataset, quick, seed, ours_cls)
-        return _compare_lightgcn(dataset, ds, ours_cls, ours, PEER_SETTINGS["pyg-lightgcn"], quick, seed,
+        tuned = pyg_tuned_settings(dataset)
+        if tuned is not None:
+            return _pyg_tuned(dataset, ds, ours_cls, ours, tuned, quick, seed, features, load_seconds,
+                              features_what, t0, curve_every)
+        return _compare_lightgcn(dataset, ds, ours_cls, ours, dict(PYG_EXAMPLE_RECIPE), quick, seed,
                                  features, load_seconds, features_what)
     params = {**peer_settings(model_name, dataset), **(PEER_QUICK.get(model_name, {}) if quick else {})}
     params.setdefault("random_state", seed)
@@ -128,6 +136,46 @@ def run_job(dataset: str, model_name: str, *, quick: bool, root: str | None = No
     if history is not None:
         result["history"] = history
     return _finish(result, quick), model
+
+
+def pyg_row_params(tuned: dict[str, Any], ours: dict[str, Any], ours_defaults: dict[str, Any], *,
+                   quick: bool, dataset: str, seed: int) -> dict[str, Any]:
+    """The parameters of a recorded ``pyg-lightgcn`` setting as the suite fits it.
+
+    Keys the setting lacks among embedding_dim, n_layers, batch_size and epochs come from our
+    LightGCN's (``ours``, then its class defaults); ``random_state`` defaults to the suite's
+    seed. It runs by its epochs (no time budget unless it records one); with ``quick`` its
+    time budget is capped at :func:`pyg_budget_cap`.
+    """
+    shape = {k: ours.get(k, ours_defaults[k]) for k in ("embedding_dim", "n_layers", "batch_size", "epochs")}
+    params = {**shape, **tuned}
+    params.setdefault("random_state", seed)
+    if quick:
+        cap = pyg_budget_cap(dataset, quick)
+        params["time_budget"] = cap if params.get("time_budget") is None else min(float(params["time_budget"]), cap)
+    return params
+
+
+def _pyg_tuned(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str, Any], tuned: dict[str, Any],
+               quick: bool, seed: int, features: np.ndarray, load_seconds: float, features_what: str,
+               start: float, curve_every: int | None) -> tuple[dict[str, Any], Any]:
+    """The pyg-lightgcn row from the setting recorded for ``dataset``; the example-recipe comparison beside it."""
+    from peers import PYG_EXAMPLE_RECIPE, PyGLightGCN
+
+    params = pyg_row_params(tuned, ours, ours_cls().get_params(), quick=quick, dataset=dataset, seed=seed)
+    pyg = PyGLightGCN(**params)
+    result = fit_job(pyg, ds, features, name="pyg-lightgcn", start=start, curve_every=curve_every)
+    history = result.pop("history", None)
+    result.update(dataset=dataset, model="pyg-lightgcn", kind="peer", load_seconds=load_seconds,
+                  diversity_features=features_what, data=data_stats(ds), steps=pyg.steps_,
+                  step_seconds=pyg.step_seconds_, epochs=pyg.epochs_done_,
+                  settings_source="benchmarks/peers.py, recorded for this dataset (PEER_SETTINGS_BY_DATASET)")
+    if history is not None:
+        result["history"] = history
+    example, _ = _compare_lightgcn(dataset, ds, ours_cls, ours, dict(PYG_EXAMPLE_RECIPE), quick, seed,
+                                   features, load_seconds, features_what)
+    result["comparison"] = example["comparison"]
+    return _finish(result, quick), pyg
 
 
 def _compare_lightgcn(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str, Any],
@@ -148,7 +196,8 @@ def _compare_lightgcn(dataset: str, ds: Dataset, ours_cls: type, ours: dict[str,
     result = fit_evaluate(pyg, ds, features)
     result.update(dataset=dataset, model="pyg-lightgcn", kind="peer", load_seconds=load_seconds,
                   diversity_features=features_what, data=data_stats(ds), history=pyg.history_, steps=pyg.steps_,
-                  step_seconds=pyg.step_seconds_, epochs=pyg.epochs_done_)
+                  step_seconds=pyg.step_seconds_, epochs=pyg.epochs_done_,
+                  settings_source="benchmarks/peers.py, PyG's example recipe at our LightGCN's shape and budget")
 
     # ours at the same wall clock (its recorded settings, budget cut to the comparison's)
     ours_wall = fit_evaluate(ours_cls(**{**ours, "time_budget": budget}), ds, features)

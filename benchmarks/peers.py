@@ -32,8 +32,9 @@ from peers_lightfm import LightFMPeer
 from graphrec.data.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 
-__all__ = ["PEERS", "PEER_DEFAULTS", "PEER_SETTINGS", "PEER_SETTINGS_BY_DATASET", "ImplicitALS", "ImplicitBPR",
-           "LightFMPeer", "PyGLightGCN", "peer_settings", "peer_status", "peer_versions"]
+__all__ = ["PEERS", "PEER_DEFAULTS", "PEER_SETTINGS", "PEER_SETTINGS_BY_DATASET", "PYG_EXAMPLE_RECIPE", "ImplicitALS",
+           "ImplicitBPR", "LightFMPeer", "PyGLightGCN", "peer_settings", "peer_status", "peer_versions",
+           "pyg_tuned_settings"]
 
 # The distributions each peer needs (checked before a run; see peer_status).
 _REQUIRES = {"pyg-lightgcn": "torch_geometric", "implicit-als": "implicit", "implicit-bpr": "implicit",
@@ -49,8 +50,12 @@ _INSTALL = {"lightfm": "pip install lightfm (see benchmarks/RESULTS.md, issue 19
 # regularization 1, valid Recall@20 0.1816), at the factors of our ALS recipe per dataset
 # (128 on Gowalla, 64 elsewhere). Until 2026-12-01 the suite ran implicit's defaults
 # (alpha 1, regularization 0.01), which flattered us. implicit BPR: its documented defaults
-# except factors = 64, our embedding size. pyg-lightgcn takes dim/layers/batch/epochs from our
-# LightGCN settings.
+# except factors = 64, our embedding size. pyg-lightgcn: a setting recorded here for a dataset
+# (a "pyg-lightgcn" entry, e.g. benchmarks/tune_peers.py's tuned_params) is what the suite's
+# pyg-lightgcn row fits, run by its epochs (keys it lacks among embedding_dim, n_layers,
+# batch_size and epochs come from our LightGCN's settings); without one the row is PyG's example
+# recipe (PYG_EXAMPLE_RECIPE) at our LightGCN's dim/layers/batch and equal wall clock. The
+# "ours vs PyG" comparison always runs the example recipe (benchmarks/jobs.py).
 # Issue 20: on Last.fm and MovieLens, the settings chosen by gr.tune (benchmarks/tune_peers.py: TPE
 # with pruning, 600 s wall clock or 50 trials per (peer, dataset), the searches our models got, on
 # the validation split or a 10% per-user carve of train, seed 0; valid Recall@20 in the comments).
@@ -76,12 +81,15 @@ PEER_SETTINGS_BY_DATASET: dict[str, dict[str, dict[str, Any]]] = {
                             "regularization": 0.01250071223083625, "iterations": 400},
     },
 }
+#: PyG's example recipe (``examples/lightgcn.py``): Adam lr 1e-3, ``lambda_reg`` 1e-4. The fixed
+#: recipe of the suite's "our LightGCN vs PyG's LightGCN, same dim/layers/batch" comparison.
+PYG_EXAMPLE_RECIPE: dict[str, Any] = {"lr": 1e-3, "reg": 1e-4}
 #: The default recipes the suite ran until issue 20 (each library's defaults at 64 factors; PyG's
 #: example recipe): the "default" figure shown beside each tuned peer row.
 PEER_DEFAULTS: dict[str, dict[str, Any]] = {
     "implicit-als": {"factors": 64, "regularization": 0.01, "alpha": 1.0, "iterations": 15},
     "implicit-bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
-    "pyg-lightgcn": {"lr": 1e-3, "reg": 1e-4},
+    "pyg-lightgcn": dict(PYG_EXAMPLE_RECIPE),
     # LightFM's README quickstart: LightFM(loss="warp"), fit(epochs=30); the other settings its
     # documented defaults (no_components=10, learning_rate=0.05, no L2, max_sampled=10)
     "lightfm": {"loss": "warp", "no_components": 10, "learning_rate": 0.05, "item_alpha": 0.0,
@@ -90,7 +98,7 @@ PEER_DEFAULTS: dict[str, dict[str, Any]] = {
 PEER_SETTINGS: dict[str, dict[str, Any]] = {
     "implicit-als": PEER_SETTINGS_BY_DATASET["implicit-als"]["*"],
     "implicit-bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
-    "pyg-lightgcn": {"lr": 1e-3, "reg": 1e-4},
+    "pyg-lightgcn": dict(PYG_EXAMPLE_RECIPE),
     # the quickstart recipe at graphrec's embedding size until a tuned setting is recorded per dataset
     "lightfm": {"loss": "warp", "no_components": 64, "learning_rate": 0.05, "epochs": 30},
 }
@@ -100,6 +108,13 @@ def peer_settings(name: str, dataset: str) -> dict[str, Any]:
     """The recorded settings of peer ``name`` on ``dataset`` (per-dataset entry, else the general one)."""
     per = PEER_SETTINGS_BY_DATASET.get(name, {})
     return dict(per.get(dataset, PEER_SETTINGS.get(name, {})))
+
+
+def pyg_tuned_settings(dataset: str) -> dict[str, Any] | None:
+    """The setting recorded for ``pyg-lightgcn`` on ``dataset``, or None where the suite runs PyG's
+    example recipe (:data:`PYG_EXAMPLE_RECIPE`) at our LightGCN's shape and wall clock."""
+    settings = peer_settings("pyg-lightgcn", dataset)
+    return None if settings == PYG_EXAMPLE_RECIPE else settings
 
 
 PEER_QUICK: dict[str, dict[str, Any]] = {

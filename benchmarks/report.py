@@ -197,7 +197,9 @@ _COMPARISON_NOTE = (
     "*PyG ÷ ours time* = how many times longer a PyG step takes. Accuracy at the equal "
     "wall-clock budget, and (where PyG finishes at least one epoch in it) after the same "
     "number of epochs. PyG recipe: Adam lr 1e-3, uniform negatives, recommendation_loss "
-    "(BPR + 1e-4 L2); ours: its recorded settings."
+    "(BPR + 1e-4 L2); ours: its recorded settings. Where benchmarks/peers.py records a setting "
+    "for the dataset, the dataset table's pyg-lightgcn (peer) row is that setting's own fit (its "
+    "settings line says so), not this example-recipe run."
 )
 
 

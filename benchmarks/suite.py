@@ -46,7 +46,8 @@ PEER_NAMES = ("pyg-lightgcn", "implicit-als", "implicit-bpr", "lightfm")
 #: seconds a job may take beyond its recorded time budget (loading, evaluation, saving)
 JOB_MARGIN = {"quick": 60.0, "full": 600.0}
 #: full mode: a graphrec model whose recorded settings have no time budget (e.g. a fixed number
-#: of epochs) may train this long before its job is stopped (the suite deadline still applies)
+#: of epochs), or a pyg-lightgcn setting recorded in peers.py without one, may train this long
+#: before its job is stopped (the suite deadline still applies)
 NO_BUDGET_TIMEOUT = 900.0
 #: full mode: the suite caps these jobs' time_budget (seconds) so that the whole suite fits in
 #: ~45 min on 2 cores; the recorded Gowalla recipes (40 / 60 epochs) take ~80 / ~70 min here.
@@ -112,6 +113,11 @@ def print_plan(datasets: list[str] | None, models: list[str] | None, *, quick: b
             continue
         if model == "pyg-lightgcn":
             budget, shown = 2 * pyg_budget_cap(dataset, quick), "peers.py (+ our lightgcn, same budget)"
+            tuned = _pyg_tuned(dataset)
+            if tuned is not None:
+                budget += float(tuned.get("time_budget") or 0.0)
+                shown = (f"peers.py, recorded for {dataset}: {tuned}, by its epochs (+ the example-recipe "
+                         "comparison with our lightgcn, same budget)")
         elif model in PEER_NAMES:
             budget, shown = 0.0, "peers.py"
         else:
@@ -130,7 +136,13 @@ def print_plan(datasets: list[str] | None, models: list[str] | None, *, quick: b
 def _job_timeout(dataset: str, model: str, quick: bool) -> float:
     mode = "quick" if quick else "full"
     if model == "pyg-lightgcn":
-        budget = 3 * pyg_budget_cap(dataset, quick)
+        budget = 3 * pyg_budget_cap(dataset, quick)  # the example-recipe comparison
+        tuned = _pyg_tuned(dataset)
+        if tuned is not None:  # and the recorded setting's own fit, by its epochs
+            own = tuned.get("time_budget")
+            if quick:
+                own = pyg_budget_cap(dataset, quick)
+            budget += float(own) if own is not None else NO_BUDGET_TIMEOUT
     elif quick:
         budget = QUICK_TIME_CAP
     elif model in PEER_NAMES:
@@ -144,6 +156,12 @@ def _job_timeout(dataset: str, model: str, quick: bool) -> float:
         if budget == 0.0 and dataset in FULL_DATASETS:
             return NO_BUDGET_TIMEOUT
     return budget * 1.25 + JOB_MARGIN[mode]
+
+
+def _pyg_tuned(dataset: str) -> dict[str, Any] | None:
+    from peers import pyg_tuned_settings
+
+    return pyg_tuned_settings(dataset)
 
 
 def _run_subprocess(dataset: str, model: str, *, quick: bool, out: Path, root: str | None, seed: int,

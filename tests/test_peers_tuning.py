@@ -217,3 +217,42 @@ def test_report_shows_recorded_default_beside_the_tuned_peer(tmp_path):
     other = report.suite_markdown({**suite, "results": [_peer_row("gowalla", "implicit-als", 0.16, "peer")]},
                                   peer_defaults=defaults)
     assert "default recipe" not in other
+
+
+# ---------------------------------------------------------------------------------- suite's PyG row
+def test_suite_pyg_row_fits_the_recorded_setting_and_keeps_the_example_comparison(monkeypatch):
+    """A pyg-lightgcn setting recorded in PEER_SETTINGS_BY_DATASET is what the suite's row fits;
+    the ours-vs-PyG comparison beside it still runs the example recipe at our LightGCN's shape."""
+    pytest.importorskip("torch_geometric")
+    import jobs
+    import peers
+    import suite
+
+    assert peers.pyg_tuned_settings("synthetic") is None  # nothing recorded: the example recipe
+    timeout_example = suite._job_timeout("synthetic", "pyg-lightgcn", True)
+    recorded = {"embedding_dim": 8, "n_layers": 1, "batch_size": 512, "lr": 0.02, "reg": 1e-3, "epochs": 2}
+    monkeypatch.setitem(peers.PEER_SETTINGS_BY_DATASET, "pyg-lightgcn", {"synthetic": recorded})
+    assert peers.pyg_tuned_settings("synthetic") == recorded
+    assert peers.pyg_tuned_settings("lastfm") is None  # recorded for one dataset only
+    assert suite._job_timeout("synthetic", "pyg-lightgcn", True) > timeout_example  # room for its own fit
+
+    result, model = jobs.run_job("synthetic", "pyg-lightgcn", quick=True, seed=3)
+    assert result["status"] == "ok" and result["kind"] == "peer"
+    assert {k: result["settings"][k] for k in recorded} == recorded
+    assert result["settings"]["random_state"] == 3 and "recorded for this dataset" in result["settings_source"]
+    assert model.user_embeddings_.shape[1] == 8 and len(model.history_) >= 1
+    comp = result["comparison"]
+    assert comp["pyg_recipe"] == peers.PYG_EXAMPLE_RECIPE
+    assert comp["shape"]["embedding_dim"] == comp["ours_settings"]["embedding_dim"] != 8
+
+
+def test_pyg_row_params_fill_our_shape_and_cap_quick_runs():
+    import jobs
+
+    ours = {"embedding_dim": 64, "n_layers": 3, "batch_size": 2048}
+    defaults = {"embedding_dim": 32, "n_layers": 2, "batch_size": 1024, "epochs": 60}
+    full = jobs.pyg_row_params({"lr": 0.01, "n_layers": 2}, ours, defaults, quick=False, dataset="lastfm", seed=1)
+    assert full == {"embedding_dim": 64, "n_layers": 2, "batch_size": 2048, "epochs": 60, "lr": 0.01,
+                    "random_state": 1}  # by its epochs: no time budget added
+    quick = jobs.pyg_row_params({"lr": 0.01, "time_budget": 30.0}, ours, defaults, quick=True, dataset="x", seed=0)
+    assert quick["time_budget"] == jobs.pyg_budget_cap("x", True)
