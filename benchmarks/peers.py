@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from peer_base import EpochPeer
 from peers_lightfm import LightFMPeer
 
 from graphrec.data.interactions import Interactions
@@ -225,7 +226,7 @@ class ImplicitBPR(EmbeddingRecommender):
         self.item_embeddings_ = np.ascontiguousarray(model.item_factors, np.float32)
 
 
-class PyGLightGCN(EmbeddingRecommender):
+class PyGLightGCN(EpochPeer):
     """PyG's ``LightGCN`` trained with PyG's example recipe, stopped by epochs or wall clock (peer).
 
     Parameters
@@ -298,18 +299,6 @@ class PyGLightGCN(EmbeddingRecommender):
         self.keep_epoch_embeddings = keep_epoch_embeddings
         self.random_state = random_state
 
-    def fit(self, train: Interactions, valid: Interactions | None = None, *, callbacks: Any = ()) -> PyGLightGCN:
-        """Fit; ``callback(model, record)`` after every whole epoch (embeddings set; True stops).
-
-        The time spent in callbacks is not counted against ``time_budget``.
-        """
-        self._callbacks = tuple(callbacks)
-        try:
-            super().fit(train, valid)
-            return self
-        finally:
-            self._callbacks = ()
-
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         from torch_geometric.nn.models import LightGCN as PyGModel
 
@@ -355,14 +344,14 @@ class PyGLightGCN(EmbeddingRecommender):
                             "steps": step})
             if stopped == "time_budget":
                 break
-            if getattr(self, "_callbacks", ()):
+            if self._callbacks:
                 t1 = time.perf_counter()
                 with torch.no_grad():
                     emb = model.get_embedding(edge_index).numpy()
                 self.user_embeddings_ = np.ascontiguousarray(emb[:nu], np.float32)
                 self.item_embeddings_ = np.ascontiguousarray(emb[nu:], np.float32)
                 self.__dict__.pop("_tensor_cache", None)
-                halt = any(bool(cb(self, dict(history[-1]))) for cb in self._callbacks)
+                halt = self._stop_after(history[-1])
                 start += time.perf_counter() - t1
                 if halt:
                     stopped = "callback"

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from peer_base import EpochPeer
 
 from graphrec.data.interactions import Interactions
-from graphrec.models.base import EmbeddingRecommender
 from graphrec.utils import check_positive_float, check_positive_int
 
 __all__ = ["LIGHTFM_LOSSES", "LightFMPeer"]
@@ -23,7 +23,7 @@ __all__ = ["LIGHTFM_LOSSES", "LightFMPeer"]
 LIGHTFM_LOSSES = ("warp", "bpr", "logistic", "warp-kos")
 
 
-class LightFMPeer(EmbeddingRecommender):
+class LightFMPeer(EpochPeer):
     """LightFM (Kula 2015) without side features: matrix factorisation with biases (peer).
 
     Trained with ``fit_partial`` one epoch at a time, so a per-epoch callback (the tune
@@ -104,18 +104,6 @@ class LightFMPeer(EmbeddingRecommender):
         self.time_budget = time_budget
         self.random_state = random_state
 
-    def fit(self, train: Interactions, valid: Interactions | None = None, *, callbacks: Any = ()) -> LightFMPeer:
-        """Fit; ``callback(model, record)`` after every epoch (embeddings set; True stops).
-
-        The time spent in callbacks is not counted against ``time_budget``.
-        """
-        self._callbacks = tuple(callbacks)
-        try:
-            super().fit(train, valid)
-            return self
-        finally:
-            self._callbacks = ()
-
     def _check_params(self) -> None:
         check_positive_int(self.no_components, "no_components")
         if self.loss not in LIGHTFM_LOSSES:
@@ -154,7 +142,7 @@ class LightFMPeer(EmbeddingRecommender):
             if self._callbacks:
                 t1 = time.perf_counter()
                 self._set_embeddings(model)
-                halt = any(bool(cb(self, dict(history[-1]))) for cb in self._callbacks)
+                halt = self._stop_after(history[-1])
                 start += time.perf_counter() - t1
                 if halt:
                     stopped = "callback"

@@ -103,6 +103,29 @@ def test_lightfm_reports_every_epoch_and_stops_when_asked(data):
     assert seen == [1, 2, 3] and m.epochs_done_ == 3 and m.stopped_ == "callback"
 
 
+def test_pyg_lightgcn_reports_every_epoch_and_stops_when_asked(data):
+    pytest.importorskip("torch_geometric")
+    from peers import PyGLightGCN
+
+    seen: list[int] = []
+
+    def spoil(model, record):
+        assert model.user_embeddings_.shape == (data.train.n_users, 8)  # scored state after this epoch
+        record["epoch"] = -1  # each callback gets its own copy of the record
+        return False
+
+    def stop_at_3(model, record):
+        seen.append(record["epoch"])
+        return record["epoch"] == 3
+
+    m = PyGLightGCN(embedding_dim=8, n_layers=1, batch_size=256, epochs=10)
+    m.fit(data.train, callbacks=[spoil, stop_at_3])
+    assert seen == [1, 2, 3] and m.stopped_ == "callback" and [h["epoch"] for h in m.history_] == [1, 2, 3]
+    assert m._callbacks == ()  # not kept past fit
+    m.fit(data.train)
+    assert m.stopped_ == "epochs" and len(m.history_) == 10 and seen == [1, 2, 3]
+
+
 def test_tune_prunes_lightfm_through_its_epoch_callback(data):
     pytest.importorskip("lightfm")
     pytest.importorskip("optuna")
