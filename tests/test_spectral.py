@@ -175,6 +175,30 @@ def test_score_new_users_equals_score_and_persistence(tmp_path, graph):
     np.testing.assert_allclose(m3.score([0, 5]), m.score([0, 5]), rtol=1e-6)
 
 
+@pytest.mark.parametrize("cls", [SpectralFilter, gr.GraphFilter])
+def test_new_users_are_read_the_same_way_by_both_filters(cls, graph):
+    """Their shared cold-start door: fitted check, fold-in settings checked but unused, rows
+    checked, only the interaction pattern counts."""
+    import scipy.sparse as sp
+
+    x, r = graph
+    rows = sp.csr_array(r[:4] * np.arange(1, 13))  # weights 1..12 on the same pattern
+    with pytest.raises(gr.NotFittedError):
+        cls(n_components=3).fold_in(rows)
+    with pytest.raises(gr.NotFittedError):
+        cls(n_components=3).score_new_users(rows)
+    m = cls(n_components=3, random_state=0).fit(x)
+    np.testing.assert_allclose(m.fold_in(rows), m.fold_in(sp.csr_array(r[:4])), atol=1e-6)
+    np.testing.assert_allclose(m.fold_in(rows, method="ridge", alpha=3.0), m.fold_in(rows), atol=0)
+    np.testing.assert_allclose(m.score_new_users(rows), m.score(np.arange(4)), atol=1e-5)
+    with pytest.raises(ValueError, match="method"):
+        m.fold_in(rows, method="magic")
+    with pytest.raises(ValueError, match="columns"):
+        m.score_new_users(sp.csr_array(r[:4, :5]))
+    with pytest.raises(ValueError, match=">= 0"):
+        m.fold_in(sp.csr_array(-r[:4]))
+
+
 @pytest.mark.parametrize(
     "params, name",
     [

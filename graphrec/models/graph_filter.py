@@ -255,11 +255,7 @@ class GraphFilter(Recommender):
         -------
         ndarray of float32, shape (n_new_users, n_components)
         """
-        from graphrec.coldstart import check_fold_in_params
-
-        check_is_fitted(self)
-        check_fold_in_params(method, alpha, regularization)
-        return self._low_rank_vectors(_binary(self._new_user_rows(rows)))
+        return self._low_rank_vectors(_new_user_pattern(self, rows, (method, alpha, regularization)))
 
     def score_new_users(self, rows: sp.sparray | sp.spmatrix, **fold_in_params: Any) -> NDArray[np.float32]:
         """Both filters applied to new users' item rows: ``r F + alpha * (r Di^-1/2 V)(Di^1/2 V)^T``.
@@ -274,8 +270,7 @@ class GraphFilter(Recommender):
         -------
         ndarray of float32, shape (n_new_users, n_items)
         """
-        check_is_fitted(self)
-        binary = _binary(self._new_user_rows(rows))
+        binary = _new_user_pattern(self, rows)
         out = self._linear(binary)
         if self.item_embeddings_.shape[1] and self.alpha:
             out += float(self.alpha) * (self._low_rank_vectors(binary) @ self.item_embeddings_.T)
@@ -354,6 +349,47 @@ def _randomized_right_svd(a: sp.csr_array, k: int, *, n_iter: int, seed: int,
     s = np.sqrt(np.maximum(evals[order], 0.0))
     vt = (evecs[:, order].T @ b) / np.where(s > 0, s, 1.0)[:, None]
     return vt, s
+
+
+def _new_user_pattern(model: Recommender, rows: sp.sparray | sp.spmatrix,
+                     fold_in_params: tuple[str, float, float] | None = None) -> sp.csr_array:
+    """New users' rows as a training-free filter reads them: checked, then binarised.
+
+    The cold-start door shared by :class:`GraphFilter` and
+    :class:`~graphrec.models.spectral.SpectralFilter`: their filters act on the
+    interaction pattern (as ``seen_`` is binarised in training), and their fold-in is a
+    closed form, so ``fold_in_params`` (``method, alpha, regularization`` of
+    :meth:`~graphrec.models.base.Recommender.fold_in`), when given, are checked but unused.
+
+    Parameters
+    ----------
+    model : Recommender
+        A fitted filter.
+    rows : sparse matrix, shape (n_new_users, n_items)
+        The new users' items (weights >= 0; only the positions of stored entries count).
+    fold_in_params : (str, float, float), optional
+        ``(method, alpha, regularization)`` to check.
+
+    Returns
+    -------
+    scipy.sparse.csr_array of float32, shape (n_new_users, n_items)
+        1 where a new user has an item.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        ``model`` is not fitted.
+    ValueError
+        Bad ``fold_in_params`` or ``rows`` (shape, weights).
+    TypeError
+        ``rows`` is not a scipy sparse matrix.
+    """
+    check_is_fitted(model)
+    if fold_in_params is not None:
+        from graphrec.coldstart import check_fold_in_params
+
+        check_fold_in_params(*fold_in_params)
+    return _binary(model._new_user_rows(rows))
 
 
 def _binary(r: sp.csr_array) -> sp.csr_array:

@@ -80,12 +80,16 @@ import torch
 from numpy.polynomial import Polynomial
 from numpy.polynomial import chebyshev as npcheb
 from numpy.typing import NDArray
-from sklearn.utils.validation import check_is_fitted
 
 from graphrec.data.interactions import Interactions
 from graphrec.graph import to_torch_csr
 from graphrec.models.base import Recommender
-from graphrec.models.graph_filter import _binary, _randomized_right_svd, choose_n_components
+from graphrec.models.graph_filter import (
+    _binary,
+    _new_user_pattern,
+    _randomized_right_svd,
+    choose_n_components,
+)
 from graphrec.persistence import ModelState
 from graphrec.utils import check_positive_float, check_positive_int, numpy_rng
 
@@ -646,11 +650,7 @@ class SpectralFilter(Recommender):
         -------
         ndarray of float32, shape (n_new_users, n_components)
         """
-        from graphrec.coldstart import check_fold_in_params
-
-        check_is_fitted(self)
-        check_fold_in_params(method, alpha, regularization)
-        return self._low_rank_vectors(_binary(self._new_user_rows(rows)))
+        return self._low_rank_vectors(_new_user_pattern(self, rows, (method, alpha, regularization)))
 
     def score_new_users(self, rows: sp.sparray | sp.spmatrix, **fold_in_params: Any) -> NDArray[np.float32]:
         """The whole filter applied to new users' item rows (their :meth:`score` rows if they were trained on).
@@ -659,8 +659,7 @@ class SpectralFilter(Recommender):
         -------
         ndarray of float32, shape (n_new_users, n_items)
         """
-        check_is_fitted(self)
-        binary = _binary(self._new_user_rows(rows))
+        binary = _new_user_pattern(self, rows)
         vecs = torch.from_numpy(self._low_rank_vectors(binary)).to(self._device)
         return self._filter_rows(binary, vecs).cpu().numpy()
 
