@@ -8,7 +8,8 @@ exactly the ones our models get.
 - ``pyg-lightgcn``: ``torch_geometric.nn.models.LightGCN`` trained with PyG's example
   recipe (``examples/lightgcn.py``: Adam lr 1e-3, shuffled training edges in batches,
   one uniform negative item per positive, ``recommendation_loss`` = BPR + 1e-4 L2 on
-  the batch's nodes, propagation over ``edge_index`` in both directions).
+  the batch's nodes, propagation over ``edge_index`` in both directions), or with the
+  setting recorded for the dataset in ``PEER_SETTINGS_BY_DATASET`` (``pyg_tuned_settings``).
 - ``implicit-als`` / ``implicit-bpr``: ``implicit.cpu.als.AlternatingLeastSquares`` and
   ``implicit.cpu.bpr.BayesianPersonalizedRanking`` on the binarised train matrix.
 - ``lightfm``: ``lightfm.LightFM`` (WARP by default) on the binarised train matrix, trained
