@@ -38,6 +38,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from graphrec.memory import rss_mb
+
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "puresvd_gowalla.json"
@@ -53,11 +55,7 @@ class PeakRSS:
 
     @staticmethod
     def rss_mb() -> float:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
+        return rss_mb()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -146,28 +146,12 @@ def load_data(spec: dict) -> tuple[Any, Any]:
 
 
 # ----------------------------------------------------------------------------- one job (child process)
-def _vmhwm_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _cpu_s() -> float:
     """CPU seconds of this process (all threads): a steadier cost than wall time on a busy machine."""
     import resource
 
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-    except OSError:
-        pass
 
 
 def model_params(name: str, scale: float | None, overrides: dict, n_train: int) -> dict:
@@ -185,7 +169,7 @@ def run_job(spec: dict) -> dict:
     """Fit one model on one dataset and evaluate it, under the memory ceiling."""
     import graphrec as gr
     from graphrec.exceptions import MemoryCeilingError
-    from graphrec.memory import MemoryGuard, rss_mb
+    from graphrec.memory import MemoryGuard, reset_stage_peak, rss_mb, stage_peak_rss_mb
     from graphrec.models import get_model_class
 
     name = spec["model"]
@@ -207,29 +191,29 @@ def run_job(spec: dict) -> dict:
                 params["random_state"] = 0
             model = cls(**params)
             stage = "fit"
-            _reset_peak()
+            reset_stage_peak()
             t0, c0 = time.perf_counter(), _cpu_s()
             model.fit(train)
             row["fit_s"] = round(time.perf_counter() - t0, 3)
             row["fit_cpu_s"] = round(_cpu_s() - c0, 3)
-            row["fit_peak_mb"] = round(_vmhwm_mb(), 1)
+            row["fit_peak_mb"] = round(stage_peak_rss_mb(), 1)
             hist = getattr(model, "history_", None)
             if hist and isinstance(hist[0], dict) and "seconds" in hist[0]:
                 row["epoch_s"] = [round(float(h["seconds"]), 3) for h in hist]
                 if "steps" in hist[-1]:
                     row["steps"] = int(hist[-1]["steps"])
             stage = "eval"
-            _reset_peak()
+            reset_stage_peak()
             t0, c0 = time.perf_counter(), _cpu_s()
             res = gr.evaluate(model, test, k=20)
             row["eval_s"] = round(time.perf_counter() - t0, 3)
             row["eval_cpu_s"] = round(_cpu_s() - c0, 3)
-            row["eval_peak_mb"] = round(_vmhwm_mb(), 1)
+            row["eval_peak_mb"] = round(stage_peak_rss_mb(), 1)
             row["eval_users"] = res["n_users"]
             row["recall@20"] = round(res["recall@20"], 4)
     except MemoryCeilingError as exc:
         row["error"] = f"MemoryCeilingError during {stage}: {exc}"
-    row["peak_mb"] = round(max(guard.peak_mb, _vmhwm_mb(), row.get("fit_peak_mb") or 0), 1)
+    row["peak_mb"] = round(max(guard.peak_mb, stage_peak_rss_mb(), row.get("fit_peak_mb") or 0), 1)
     row["net_peak_mb"] = round(row["peak_mb"] - row["base_mb"], 1)
     row["stopped_at"] = stage if row["error"] else None
     row["loadavg"] = [round(v, 2) for v in os.getloadavg()]
@@ -521,7 +505,7 @@ def check_job(spec: dict) -> dict:
     """One setting of :func:`pruned_check` (child process)."""
     import graphrec as gr
     from graphrec.exceptions import MemoryCeilingError
-    from graphrec.memory import MemoryGuard
+    from graphrec.memory import MemoryGuard, reset_stage_peak, stage_peak_rss_mb
 
     row: dict[str, Any] = {}
     guard = MemoryGuard(spec["memory_limit_mb"], hard=True)
@@ -535,18 +519,18 @@ def check_job(spec: dict) -> dict:
             keep = np.isin(test.user_idx, chosen)
             sub = gr.Interactions(test.user_idx[keep], test.item_idx[keep], users=test.users, items=test.items)
             stage = "fit"
-            _reset_peak()
+            reset_stage_peak()
             t0, c0 = time.perf_counter(), _cpu_s()
             m = gr.GraphFilter(random_state=0, item_neighbors=spec["item_neighbors"]).fit(ds.train)
             row.update(fit_s=round(time.perf_counter() - t0, 2), fit_cpu_s=round(_cpu_s() - c0, 2),
-                       fit_peak_mb=round(_vmhwm_mb(), 1), propagation=m.propagation_,
+                       fit_peak_mb=round(stage_peak_rss_mb(), 1), propagation=m.propagation_,
                        filter_nnz=int(m.item_filter_.nnz))
             stage = "eval"
-            _reset_peak()
+            reset_stage_peak()
             t0, c0 = time.perf_counter(), _cpu_s()
             r = gr.evaluate(m, sub, k=20, per_user=True)
             row.update(eval_s=round(time.perf_counter() - t0, 2), eval_cpu_s=round(_cpu_s() - c0, 2),
-                       eval_peak_mb=round(_vmhwm_mb(), 1), users=int(r["n_users"]))
+                       eval_peak_mb=round(stage_peak_rss_mb(), 1), users=int(r["n_users"]))
             pu = r["per_user"]
             row["per_user"] = {}
             for metric in ("recall@20", "ndcg@20"):
@@ -556,7 +540,7 @@ def check_job(spec: dict) -> dict:
                 row["per_user"][metric] = v.tolist()
     except MemoryCeilingError as exc:
         row["error"] = f"MemoryCeilingError during {stage}: {exc}"
-    row["peak_mb"] = round(max(guard.peak_mb, _vmhwm_mb(), row.get("fit_peak_mb") or 0), 1)
+    row["peak_mb"] = round(max(guard.peak_mb, stage_peak_rss_mb(), row.get("fit_peak_mb") or 0), 1)
     row["loadavg"] = [round(v, 2) for v in os.getloadavg()]
     return row
 

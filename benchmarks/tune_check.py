@@ -48,6 +48,14 @@ TOLERANCE = {"lightgcn": 0.02, "graphfilter": 0.01}
 DEFAULT_JOBS = ("lastfm:lightgcn", "movielens-small:lightgcn", "gowalla:graphfilter")
 
 
+def add_search_arguments(p: argparse.ArgumentParser, pinned: str) -> None:
+    """``--seed``, ``--clock`` and ``--threads``, shared with tune_peers.py (same search, same budget)."""
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="what the budget counts (cpu: this process's CPU seconds, fair on a shared machine)")
+    p.add_argument("--threads", type=parse_threads, default=None, help=f"pin the run to N threads ({pinned})")
+
+
 def fit_like_suite(model: Any, ds: Any) -> Any:
     """Fit as the suite does (graphrec.benchmark.fit_evaluate): with ds.valid when the dataset has one."""
     if ds.valid is not None:
@@ -134,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=600.0, help="search wall clock per job, seconds")
     p.add_argument("--jobs", nargs="+", default=list(DEFAULT_JOBS), metavar="DATASET:MODEL")
     p.add_argument("--json", type=Path, default=HERE / "out" / "tune_check.json")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="what the budget counts (cpu: this process's CPU seconds, fair on a shared machine)")
-    p.add_argument("--threads", type=parse_threads, default=None,
-                   help="pin the run to N threads (BLAS/OpenMP env before numpy/torch load, torch, threadpoolctl)")
+    add_search_arguments(p, "BLAS/OpenMP env before numpy/torch load, torch, threadpoolctl")
     args = p.parse_args(argv)
     pinned = pin_threads(args.threads) if args.threads is not None else None
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.gmtime()),

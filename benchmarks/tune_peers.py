@@ -46,12 +46,12 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from pin_threads import parse_threads, pin_from_argv, pin_threads
+from pin_threads import pin_from_argv, pin_threads
 
 if __name__ == "__main__":
     pin_from_argv()  # before numpy/torch load (tune_check imports numpy)
 
-from tune_check import fit_like_suite, test_figures
+from tune_check import add_search_arguments, fit_like_suite, test_figures
 
 warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
 
@@ -184,11 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--peers", nargs="+", default=list(PEER_ORDER), choices=list(PEER_ORDER))
     p.add_argument("--json", type=Path, default=HERE / "out" / "tune_peers.json")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="what the budget counts (cpu: this process's CPU seconds, fair on a shared machine)")
-    p.add_argument("--threads", type=parse_threads, default=None,
-                   help="pin the run to N threads (BLAS/OpenMP env, torch, implicit/LightFM num_threads)")
+    add_search_arguments(p, "BLAS/OpenMP env, torch, implicit/LightFM num_threads")
     p.add_argument("--defaults-only", action="store_true", help="no search: fit and score the default recipes")
     p.add_argument("--record-defaults", type=Path, metavar="PATH",
                    help=f"merge the default-recipe figures into PATH (e.g. {PEER_DEFAULTS_JSON.relative_to(ROOT)})")

@@ -282,27 +282,23 @@ _NEGATIVES = Categorical(
     labels=["uniform", "pool1024", "pool1024-hard32"],
 )
 
+#: What every model trained by the shared engine (LightGCN, MF) searches: optimiser, batch,
+#: schedule length and negatives.
+_ENGINE_SPACE: dict[str, Any] = {
+    "lr": Float(1e-3, 3e-2, log=True),
+    "reg": Float(1e-6, 1e-3, log=True),
+    "batch_size": [1024, 2048, 4096, 8192],
+    "epochs": [20, 40, 60, 80],
+    "lr_decay": [None, "cosine"],
+    "negatives": _NEGATIVES,
+}
+
 #: The default search space of each model, keyed by class name. Ranges bracket the
 #: published settings and the recipes of :mod:`graphrec.recipes` without being centred on
 #: any one dataset's recipe; epochs and batch size bound a trial's cost on CPU.
 DEFAULT_SPACES: dict[str, dict[str, Any]] = {
-    "LightGCN": {
-        "n_layers": Int(1, 4),
-        "lr": Float(1e-3, 3e-2, log=True),
-        "reg": Float(1e-6, 1e-3, log=True),
-        "batch_size": [1024, 2048, 4096, 8192],
-        "epochs": [20, 40, 60, 80],
-        "lr_decay": [None, "cosine"],
-        "negatives": _NEGATIVES,
-    },
-    "MF": {
-        "lr": Float(1e-3, 3e-2, log=True),
-        "reg": Float(1e-6, 1e-3, log=True),
-        "batch_size": [1024, 2048, 4096, 8192],
-        "epochs": [20, 40, 60, 80],
-        "lr_decay": [None, "cosine"],
-        "negatives": _NEGATIVES,
-    },
+    "LightGCN": {"n_layers": Int(1, 4), **_ENGINE_SPACE},
+    "MF": dict(_ENGINE_SPACE),
     "GraphFilter": {
         "n_components": Int(32, 1024, log=True),
         "alpha": Float(0.0, 1.0),
